@@ -1,0 +1,220 @@
+"""The FastAPI app: health check, login, and the first JSON API over incidents."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Response, status
+from pydantic import BaseModel
+from sqlalchemy import text
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from admin.settings import AdminSettings
+from handlers.errors import NotFound
+from handlers.incidents import list_incidents, view_incident
+from handlers.users import log_in, log_out, user_by_token
+from handlers.vocab import STATUS_TITLES
+from storage.db import SessionPool
+from storage.models import Incident, Role, Sector, User
+
+COOKIE = "mcu_session"
+
+
+class LoginIn(BaseModel):
+    login: str
+    password: str
+
+
+class TokenOut(BaseModel):
+    token: str
+
+
+class MeOut(BaseModel):
+    login: str
+    role: str
+
+
+class IncidentPublic(BaseModel):
+    id: int
+    status: str
+    status_title: str
+    sector_code: str | None
+    source_id: int
+    received_at: datetime
+    due_at: datetime | None
+    answered_at: datetime | None
+    closed_at: datetime | None
+    text: str
+    permalink: str | None
+    classified_by: str | None
+
+
+class MessageOut(BaseModel):
+    id: int
+    text: str
+    attachments: list[dict[str, Any]]
+    received_at: datetime
+    edited_at: datetime | None
+    permalink: str | None
+
+
+class EventOut(BaseModel):
+    at: datetime
+    kind: str
+    staff_id: int | None
+    data: dict[str, Any]
+
+
+class ReplyOut(BaseModel):
+    id: int
+    text: str
+    is_final: bool
+    state: str
+    created_at: datetime
+    published_at: datetime | None
+
+
+class IncidentDetail(IncidentPublic):
+    source_kind: str
+    source_title: str
+    author_name: str | None
+    author_profile: str | None
+    assignee: str | None
+    attachments: list[dict[str, Any]]
+    messages: list[MessageOut]
+    events: list[EventOut]
+    last_reply: ReplyOut | None
+
+
+class IncidentPage(BaseModel):
+    items: list[IncidentPublic]
+    total: int
+
+
+def _public(incident: Incident) -> dict[str, Any]:
+    data = incident.model_dump()
+    data["status_title"] = STATUS_TITLES.get(incident.status, incident.status)
+    return data
+
+
+def create_app(
+    *,
+    session_pool: SessionPool,
+    settings: AdminSettings,
+    clock: Callable[[], datetime],
+    routers: list[APIRouter] | None = None,
+) -> FastAPI:
+    app = FastAPI(title="МЦУ: администрирование", version="0.1.0")
+
+    async def get_session() -> AsyncIterator[AsyncSession]:
+        async with session_pool() as session:
+            yield session
+
+    SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+    async def current_user(request: Request, session: SessionDep) -> User:
+        token = request.cookies.get(COOKIE)
+        header = request.headers.get("authorization", "")
+        if header.lower().startswith("bearer "):
+            token = header[7:].strip()
+        user = await user_by_token(session, token=token, now=clock()) if token else None
+        if user is None:
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED, "Нужно войти в систему.", headers={"WWW-Authenticate": "Bearer"}
+            )
+        return user
+
+    CurrentUser = Annotated[User, Depends(current_user)]
+
+    async def visible_sectors(session: AsyncSession, user: User) -> list[str] | None:
+        """None means every sector; a sector head sees only the sectors they head."""
+        if user.role != Role.SECTOR_HEAD:
+            return None
+        rows = await session.exec(select(Sector.code).where(Sector.head_id == user.staff_id))
+        return list(rows) if user.staff_id is not None else []
+
+    @app.get("/healthz", tags=["service"])
+    async def healthz(session: SessionDep) -> dict[str, str]:
+        """Report that the server and its database answer."""
+        await session.exec(text("SELECT 1"))  # type: ignore[call-overload]
+        return {"status": "ok"}
+
+    auth = APIRouter(prefix="/api/auth", tags=["auth"])
+
+    @auth.post("/login")
+    async def login(body: LoginIn, response: Response, session: SessionDep) -> TokenOut:
+        """Log in with a login and password; sets the session cookie and returns the token."""
+        token = await log_in(session, login=body.login, password=body.password, now=clock())
+        if token is None:
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Неверный логин или пароль.")
+        response.set_cookie(COOKIE, token, httponly=True, samesite="lax", secure=settings.secure_cookie)
+        return TokenOut(token=token)
+
+    @auth.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+    async def logout(request: Request, response: Response, session: SessionDep, _user: CurrentUser) -> None:
+        """End the current session."""
+        token = request.cookies.get(COOKIE)
+        if token:
+            await log_out(session, token=token)
+        response.delete_cookie(COOKIE)
+
+    @auth.get("/me")
+    async def me(user: CurrentUser) -> MeOut:
+        """Say who is logged in."""
+        return MeOut(login=user.login, role=user.role)
+
+    incidents = APIRouter(prefix="/api/incidents", tags=["incidents"])
+
+    @incidents.get("")
+    async def incidents_list(
+        session: SessionDep,
+        user: CurrentUser,
+        status_: Annotated[str | None, Query(alias="status")] = None,
+        sector: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> IncidentPage:
+        """List incidents, newest first, with filters and pagination."""
+        rows, total = await list_incidents(
+            session,
+            status=status_,
+            sector_code=sector,
+            sector_codes=await visible_sectors(session, user),
+            limit=limit,
+            offset=offset,
+        )
+        return IncidentPage(items=[IncidentPublic.model_validate(_public(r)) for r in rows], total=total)
+
+    @incidents.get("/{incident_id}")
+    async def incident_detail(incident_id: int, session: SessionDep, user: CurrentUser) -> IncidentDetail:
+        """Show one incident with its messages, timeline and last answer."""
+        try:
+            view = await view_incident(session, incident_id, full=True)
+        except NotFound as error:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, error.message) from error
+        allowed = await visible_sectors(session, user)
+        if allowed is not None and view.incident.sector_code not in allowed:
+            # The same answer as for a missing incident: other sectors' numbers are not disclosed.
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"Инцидент № {incident_id} не найден.")
+        data = _public(view.incident)
+        data.update(
+            source_kind=view.source.kind,
+            source_title=view.source.title,
+            author_name=view.author.name if view.author else None,
+            author_profile=view.author.profile_url if view.author else None,
+            assignee=view.assignee.full_name if view.assignee else None,
+            attachments=view.incident.attachments,
+            messages=[m.model_dump() for m in view.messages],
+            events=[e.model_dump() for e in view.events],
+            last_reply=view.last_reply.model_dump() if view.last_reply else None,
+        )
+        return IncidentDetail.model_validate(data)
+
+    app.include_router(auth)
+    app.include_router(incidents)
+    for router in routers or []:
+        app.include_router(router)
+    return app

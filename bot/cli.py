@@ -1,0 +1,202 @@
+"""The `mcu` command: run the service, manage the database, staff, logins and monitored chats."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import getpass
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.telegram.settings import TelegramSettings
+from handlers.directory import create_invite, list_sources, list_staff, seed_directory, set_staff_chat, watch_chat
+from handlers.errors import DomainError
+from handlers.users import create_user
+from handlers.vocab import ROLE_TITLES, SOURCE_KIND_TITLES
+from storage.db import DatabaseSettings, create_engine, create_session_pool
+from storage.migrate import upgrade
+from storage.models import Role, SourceKind
+
+log = logging.getLogger("mcu")
+# aiogram takes seconds to import: only the commands that talk to Telegram load it.
+COMPONENTS = ("telegram", "worker", "scheduler", "admin")
+T = TypeVar("T")
+
+
+def _with_session(database: DatabaseSettings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    async def main() -> T:
+        engine = create_engine(database.database_url)
+        try:
+            async with create_session_pool(engine)() as session:
+                await seed_directory(session)
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(main())
+
+
+def _out(line: str = "") -> None:
+    sys.stdout.write(line + "\n")
+
+
+def cmd_run(args: argparse.Namespace, database: DatabaseSettings) -> None:
+    only = set(args.only.split(",")) if args.only else set(COMPONENTS)
+    unknown = only - set(COMPONENTS)
+    if unknown:
+        raise SystemExit(f"неизвестные части: {', '.join(sorted(unknown))}; возможны: {', '.join(COMPONENTS)}")
+
+
+    from bot.app import run
+
+    async def main() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await run(only=only, database=database)
+
+    asyncio.run(main())
+
+
+def cmd_db_upgrade(_args: argparse.Namespace, database: DatabaseSettings) -> None:
+    # Migrations ran before the command; seeding an empty directory is all that is left.
+    _with_session(database, seed_directory)
+    _out("база данных обновлена")
+
+
+def cmd_staff_list(_args: argparse.Namespace, database: DatabaseSettings) -> None:
+    staff = _with_session(database, list_staff)
+    _out(f"{'id':>3}  {'Telegram':<22}  {'ФИО':<34}  роли")
+    for person in staff:
+        if person.telegram_id is None:
+            link = "не подключён"
+        else:
+            link = f"@{person.telegram_username}" if person.telegram_username else str(person.telegram_id)
+        roles = ", ".join(ROLE_TITLES.get(r, r) for r in person.roles)
+        state = "" if person.active else " (неактивен)"
+        _out(f"{person.id:>3}  {link:<22}  {person.full_name:<34}  {roles}{state}")
+
+
+async def _bot_username(settings: TelegramSettings) -> str:
+    if settings.bot_username:
+        return settings.bot_username.lstrip("@")
+    if settings.token is None:
+        raise SystemExit("задайте TELEGRAM_BOT_USERNAME или TELEGRAM_BOT_TOKEN, чтобы построить ссылку на бота")
+
+    from bot.app import create_bot
+
+    bot = create_bot(settings)
+    try:
+        me = await bot.me()
+    finally:
+        await bot.session.close()
+    if not me.username:
+        raise SystemExit("Bot API не вернул имя бота; задайте TELEGRAM_BOT_USERNAME")
+    return me.username
+
+
+def cmd_staff_invite(args: argparse.Namespace, database: DatabaseSettings) -> None:
+    username = asyncio.run(_bot_username(TelegramSettings()))
+    token = _with_session(database, lambda s: create_invite(s, staff_id=args.staff_id, now=datetime.now(UTC)))
+    _out(f"https://t.me/{username}?start={token}")
+
+
+def cmd_users_create(args: argparse.Namespace, database: DatabaseSettings) -> None:
+    if sys.stdin.isatty():
+        password = getpass.getpass("Пароль: ")
+        if getpass.getpass("Ещё раз: ") != password:
+            raise SystemExit("пароли не совпали")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    user = _with_session(database, lambda s: create_user(s, login=args.login, password=password, role=args.role))
+    _out(f"пользователь {user.login} ({user.role}) создан")
+
+
+def cmd_chats_list(_args: argparse.Namespace, database: DatabaseSettings) -> None:
+    for source in _with_session(database, list_sources):
+        state = "" if source.active else " (не отслеживается)"
+        kind = SOURCE_KIND_TITLES.get(source.kind, source.kind)
+        _out(f"{source.id:>3}  {source.platform:<8}  {source.external_id:<16}  {kind}  «{source.title}»{state}")
+
+
+def cmd_chats_watch(args: argparse.Namespace, database: DatabaseSettings) -> None:
+    kind = SourceKind.TG_DISCUSSION if args.comments else SourceKind.TG_GROUP
+
+    async def work(session: AsyncSession) -> Any:
+        return await watch_chat(session, staff=None, chat_id=args.chat_id, kind=kind, title=args.title or "")
+
+    result = _with_session(database, work)
+    _out(f"чат {args.chat_id} отслеживается: {SOURCE_KIND_TITLES[kind]}{'' if result.created else ' (обновлён)'}")
+
+
+def cmd_chats_staff(args: argparse.Namespace, database: DatabaseSettings) -> None:
+    _with_session(database, lambda s: set_staff_chat(s, staff=None, chat_id=args.chat_id))
+    _out(f"служебный чат МЦУ: {args.chat_id}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mcu", description="Муниципальный центр управления: бот и админка")
+    parser.add_argument("-v", "--verbose", action="store_true", help="подробный журнал")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run_p = commands.add_parser("run", help="запустить всё: приём, доставку, планировщик, админку")
+    run_p.add_argument("--only", help=f"только эти части через запятую: {','.join(COMPONENTS)}")
+    run_p.set_defaults(func=cmd_run)
+
+    db = commands.add_parser("db", help="база данных").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="применить миграции и заполнить пустой справочник").set_defaults(func=cmd_db_upgrade)
+
+    staff = commands.add_parser("staff", help="сотрудники").add_subparsers(dest="staff_command", required=True)
+    staff.add_parser("list", help="список сотрудников и их подключение к Telegram").set_defaults(func=cmd_staff_list)
+    invite = staff.add_parser("invite", help="одноразовая ссылка для подключения сотрудника к боту")
+    invite.add_argument("staff_id", type=int)
+    invite.set_defaults(func=cmd_staff_invite)
+
+    users = commands.add_parser("users", help="пользователи админки").add_subparsers(
+        dest="users_command", required=True
+    )
+    create = users.add_parser("create", help="создать пользователя; пароль читается со стандартного ввода")
+    create.add_argument("login")
+    create.add_argument("--role", required=True, choices=[r.value for r in Role])
+    create.set_defaults(func=cmd_users_create)
+
+    chats = commands.add_parser("chats", help="чаты Telegram").add_subparsers(dest="chats_command", required=True)
+    chats.add_parser("list", help="отслеживаемые источники").set_defaults(func=cmd_chats_list)
+    watch = chats.add_parser("watch", help="отслеживать группу Telegram")
+    watch.add_argument("chat_id", type=int)
+    watch.add_argument("--comments", action="store_true", help="это группа обсуждения официального канала")
+    watch.add_argument("--title", help="название для карточек")
+    watch.set_defaults(func=cmd_chats_watch)
+    staff_chat = chats.add_parser("staff", help="назначить служебный чат МЦУ")
+    staff_chat.add_argument("chat_id", type=int)
+    staff_chat.set_defaults(func=cmd_chats_staff)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    database = DatabaseSettings()
+    upgrade(database.database_url)
+    try:
+        args.func(args, database)
+    except DomainError as error:
+        sys.stderr.write(error.message + "\n")
+        raise SystemExit(2) from error
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""Sending outbox intents to Telegram: cards, their in-place updates, notices, acknowledgements and answers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from aiogram import Bot
+from aiogram.enums import ParseMode
+from aiogram.exceptions import (
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramNotFound,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+from aiogram.types import LinkPreviewOptions, ReplyParameters
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.telegram import texts
+from bot.telegram.render import render_card, render_notice, split_message
+from bot.worker import DeliveryFailed
+from handlers import outbox
+from handlers.incidents import view_incident
+from storage.models import IncidentMessage, Outbox, Reply
+
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+
+class TelegramSender:
+    platform = "telegram"
+
+    def __init__(self, bot: Bot, *, admin_url: str | None = None) -> None:
+        self.bot = bot
+        self.admin_url = admin_url
+
+    async def send(self, session: AsyncSession, item: Outbox, now: datetime) -> list[str]:
+        try:
+            return await self._send(session, item, now)
+        except TelegramRetryAfter as error:
+            raise DeliveryFailed(outbox.Failure(error=str(error), retry_after=float(error.retry_after))) from error
+        except (TelegramNetworkError, TelegramServerError) as error:
+            raise DeliveryFailed(outbox.Failure(error=str(error))) from error
+        except TelegramBadRequest as error:
+            if "message is not modified" in error.message:
+                return [str(item.payload.get("message_id", ""))]
+            raise DeliveryFailed(outbox.Failure(error=str(error), permanent=True)) from error
+        except (TelegramForbiddenError, TelegramNotFound) as error:
+            raise DeliveryFailed(outbox.Failure(error=str(error), permanent=True)) from error
+
+    async def _send(self, session: AsyncSession, item: Outbox, now: datetime) -> list[str]:
+        chat = int(item.chat_id)
+        assert item.incident_id is not None
+        view = await view_incident(session, item.incident_id)
+        if item.kind == outbox.CARD:
+            text, keyboard = render_card(view, now=now, admin_url=self.admin_url)
+            sent = await self.bot.send_message(
+                chat, text, parse_mode=ParseMode.HTML, reply_markup=keyboard, link_preview_options=NO_PREVIEW
+            )
+            return [str(sent.message_id)]
+        if item.kind == outbox.CARD_UPDATE:
+            text, keyboard = render_card(view, now=now, admin_url=self.admin_url)
+            message_id = int(item.payload["message_id"])
+            await self.bot.edit_message_text(
+                text=text,
+                chat_id=chat,
+                message_id=message_id,
+                parse_mode=ParseMode.HTML,
+                reply_markup=keyboard,
+                link_preview_options=NO_PREVIEW,
+            )
+            return [str(message_id)]
+        if item.kind == outbox.ACK:
+            sent = await self.bot.send_message(
+                chat,
+                texts.ACK.format(number=view.incident.id),
+                reply_parameters=self._reply_to(view.incident.message_ref),
+            )
+            return [str(sent.message_id)]
+        if item.kind == outbox.REPLY:
+            assert item.reply_id is not None
+            reply = await session.get(Reply, item.reply_id)
+            assert reply is not None
+            ids: list[str] = []
+            # Staff text goes out as plain text: what they typed is exactly what the citizen reads.
+            for number, part in enumerate(split_message(reply.text)):
+                sent = await self.bot.send_message(
+                    chat,
+                    part,
+                    reply_parameters=self._reply_to(view.incident.message_ref) if number == 0 else None,
+                    link_preview_options=NO_PREVIEW,
+                )
+                ids.append(str(sent.message_id))
+            return ids
+        extra: str | None = None
+        if item.kind == outbox.FOLLOWUP:
+            message = await session.get(IncidentMessage, int(item.payload["message_id"]))
+            extra = message.text if message else ""
+        elif item.kind == outbox.REPLY_FAILED and item.reply_id is not None:
+            reply = await session.get(Reply, item.reply_id)
+            extra = reply.error if reply else ""
+        text = render_notice(item.kind, view, payload=item.payload, extra=extra)
+        sent = await self.bot.send_message(chat, text, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW)
+        return [str(sent.message_id)]
+
+    @staticmethod
+    def _reply_to(message_ref: str) -> ReplyParameters | None:
+        return ReplyParameters(message_id=int(message_ref), allow_sending_without_reply=True) if message_ref else None

@@ -1,0 +1,208 @@
+"""Rendering of incident cards, notices and answers into Telegram messages (HTML parse mode)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from html import escape
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.telegram import texts
+from handlers.incidents import IncidentView
+from handlers.vocab import ROLE_TITLES, SOURCE_KIND_TITLES, STATUS_TITLES
+from storage.models import Sector, Staff, Status
+
+TZ = ZoneInfo("Europe/Moscow")
+LIMIT = 4096  # Telegram's limit for one message, in UTF-16 code units of the visible text
+CARD_TEXT_BUDGET = 3000  # room for the citizen's words on a card; the rest of the card is short
+
+
+class IncidentCb(CallbackData, prefix="i"):
+    action: str  # accept, answer, reassign, reject, close, back
+    incident_id: int
+
+
+class SectorCb(CallbackData, prefix="s"):
+    incident_id: int
+    code: str
+
+
+class DraftCb(CallbackData, prefix="d"):
+    action: str  # publish, edit, cancel
+
+
+def utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def clip(text: str, budget: int) -> tuple[str, bool]:
+    """Cut the text to `budget` UTF-16 units, on a word boundary when one is near."""
+    if utf16_len(text) <= budget:
+        return text, False
+    cut = text[:budget]
+    while utf16_len(cut) > budget:
+        cut = cut[:-1]
+    space = cut.rfind(" ", max(0, len(cut) - 200))
+    return (cut[:space] if space > 0 else cut).rstrip(), True
+
+
+def split_message(text: str, limit: int = LIMIT) -> list[str]:
+    """Split a long plain text into messages Telegram accepts, at paragraph, line or word ends."""
+    parts: list[str] = []
+    rest = text
+    while utf16_len(rest) > limit:
+        head, _ = clip(rest, limit)
+        for sep in ("\n\n", "\n", " "):
+            at = head.rfind(sep)
+            if at > limit // 2:
+                head = head[:at]
+                break
+        parts.append(head.rstrip())
+        rest = rest[len(head) :].lstrip()
+    if rest or not parts:
+        parts.append(rest)
+    return parts
+
+
+def when(moment: datetime | None) -> str:
+    return moment.astimezone(TZ).strftime(texts.DATETIME_FORMAT) if moment else "—"
+
+
+def short_name(staff: Staff) -> str:
+    """«Волкова Н. Н.» from «Волкова Наталья Николаевна»."""
+    parts = staff.full_name.split()
+    return " ".join(parts[:1] + [p[0] + "." for p in parts[1:3]]) if parts else staff.full_name
+
+
+def roles_title(staff: Staff) -> str:
+    return ", ".join(ROLE_TITLES.get(r, r) for r in staff.roles)
+
+
+def attachments_title(items: Iterable[dict[str, Any]]) -> str:
+    return ", ".join(texts.ATTACHMENT_TITLES.get(str(a.get("kind")), texts.ATTACHMENT_TITLES["other"]) for a in items)
+
+
+def quote(text: str, budget: int, *, link: str | None = None) -> str:
+    """The citizen's words, escaped for HTML, trimmed to the budget with a note and a link to the whole."""
+    if not text.strip():
+        return f"<i>{texts.CARD_NO_TEXT}</i>"
+    cut, trimmed = clip(text, budget)
+    body = f"<blockquote>{escape(cut)}</blockquote>"
+    if trimmed:
+        body += "\n" + escape(texts.CARD_TEXT_CUT.format(total=len(text)))
+        if link:
+            body += f' <a href="{escape(link)}">{texts.CARD_FULL_TEXT}</a>'
+    return body
+
+
+def render_card(view: IncidentView, *, now: datetime, admin_url: str | None = None) -> tuple[str, InlineKeyboardMarkup]:
+    incident = view.incident
+    assert incident.id is not None
+    lines = [
+        f"<b>{texts.CARD_TITLE.format(number=incident.id)}</b>",
+        texts.CARD_STATUS.format(status=STATUS_TITLES.get(incident.status, incident.status)),
+        texts.CARD_SECTOR.format(sector=escape(view.sector.title if view.sector else "—")),
+    ]
+    if view.assignee is not None:
+        name = escape(short_name(view.assignee))
+        if view.assignee.telegram_id is None:
+            name = texts.CARD_ASSIGNEE_NOT_LINKED.format(name=name)
+        lines.append(texts.CARD_ASSIGNEE.format(name=name))
+    source = escape(SOURCE_KIND_TITLES.get(view.source.kind, view.source.kind))
+    if view.source.title:
+        source += f" «{escape(view.source.title)}»"
+    if incident.permalink:
+        source += f' · <a href="{escape(incident.permalink)}">{texts.CARD_OPEN_ORIGINAL}</a>'
+    lines.append(texts.CARD_SOURCE.format(source=source))
+    if view.author is not None:
+        author = escape(view.author.name or view.author.external_id)
+        if view.author.username:
+            author += f" (@{escape(view.author.username)})"
+        lines.append(texts.CARD_AUTHOR.format(author=author))
+    lines.append(texts.CARD_RECEIVED.format(at=when(incident.received_at)))
+    if incident.due_at and incident.status in (Status.NEW, Status.ASSIGNED, Status.IN_PROGRESS):
+        template = texts.CARD_DUE_OVERDUE if incident.due_at <= now else texts.CARD_DUE
+        lines.append(template.format(at=when(incident.due_at)))
+    if incident.attachments:
+        lines.append(texts.CARD_ATTACHMENTS.format(items=attachments_title(incident.attachments)))
+    if view.followups:
+        lines.append(texts.CARD_FOLLOWUPS.format(count=view.followups))
+    if view.last_reply is not None:
+        who = escape(short_name(view.last_reply_by)) if view.last_reply_by else "—"
+        state = texts.REPLY_STATES.get(view.last_reply.state, view.last_reply.state)
+        lines.append(texts.CARD_REPLY.format(who=who, at=when(view.last_reply.created_at), state=state))
+    link = incident.permalink or (f"{admin_url.rstrip('/')}/incidents/{incident.id}" if admin_url else None)
+    text = "\n".join(lines) + "\n\n" + quote(incident.text, CARD_TEXT_BUDGET, link=link)
+    return text, card_keyboard(incident.id, incident.status)
+
+
+def card_keyboard(incident_id: int, status: str) -> InlineKeyboardMarkup:
+    def button(title: str, action: str) -> InlineKeyboardButton:
+        return InlineKeyboardButton(text=title, callback_data=IncidentCb(action=action, incident_id=incident_id).pack())
+
+    rows: list[list[InlineKeyboardButton]] = []
+    if status in (Status.NEW, Status.ASSIGNED):
+        rows.append([button(texts.BTN_ACCEPT, "accept"), button(texts.BTN_ANSWER, "answer")])
+    elif status in (Status.IN_PROGRESS, Status.ANSWERED):
+        rows.append([button(texts.BTN_ANSWER, "answer")])
+    if status in (Status.NEW, Status.ASSIGNED, Status.IN_PROGRESS):
+        rows.append([button(texts.BTN_REASSIGN, "reassign"), button(texts.BTN_REJECT, "reject")])
+    if status in (Status.NEW, Status.ASSIGNED, Status.IN_PROGRESS, Status.ANSWERED):
+        rows.append([button(texts.BTN_CLOSE, "close")])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def sectors_keyboard(incident_id: int, sectors: list[Sector], current: str | None) -> InlineKeyboardMarkup:
+    buttons = [
+        InlineKeyboardButton(text=s.title, callback_data=SectorCb(incident_id=incident_id, code=s.code).pack())
+        for s in sectors
+        if s.code != current
+    ]
+    rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+    rows.append(
+        [
+            InlineKeyboardButton(
+                text=texts.BTN_BACK, callback_data=IncidentCb(action="back", incident_id=incident_id).pack()
+            )
+        ]
+    )
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def draft_keyboard() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [InlineKeyboardButton(text=texts.BTN_PUBLISH, callback_data=DraftCb(action="publish").pack())],
+            [
+                InlineKeyboardButton(text=texts.BTN_EDIT, callback_data=DraftCb(action="edit").pack()),
+                InlineKeyboardButton(text=texts.BTN_CANCEL, callback_data=DraftCb(action="cancel").pack()),
+            ],
+        ]
+    )
+
+
+def summary(view: IncidentView) -> str:
+    return quote(view.incident.text, 500)
+
+
+def render_notice(kind: str, view: IncidentView, *, payload: dict[str, Any], extra: str | None = None) -> str:
+    number = view.incident.id
+    if kind == "followup":
+        return texts.NOTICE_FOLLOWUP.format(number=number, text=quote(extra or "", CARD_TEXT_BUDGET))
+    if kind == "reminder":
+        return texts.NOTICE_REMINDER.format(number=number, due=when(view.incident.due_at), summary=summary(view))
+    if kind == "escalation":
+        return texts.NOTICE_ESCALATION.format(
+            number=number,
+            sector=escape(view.sector.title if view.sector else "—"),
+            assignee=escape(short_name(view.assignee)) if view.assignee else "—",
+            due=when(view.incident.due_at),
+            summary=summary(view),
+        )
+    if kind == "reply_failed":
+        return texts.NOTICE_REPLY_FAILED.format(number=number, error=escape(extra or ""))
+    raise ValueError(f"unknown notice kind {kind}")

@@ -1,0 +1,154 @@
+"""Buttons of incident cards and the answer dialogue: ask for the text, preview it, publish on confirmation."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from html import escape
+
+from aiogram import F, Router
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, ForceReply, InaccessibleMessage, Message
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.telegram import texts
+from bot.telegram.filters import is_citizen, is_staff
+from bot.telegram.render import DraftCb, IncidentCb, SectorCb, card_keyboard, draft_keyboard, sectors_keyboard
+from handlers.directory import list_sectors
+from handlers.incidents import (
+    accept_incident,
+    answer_incident,
+    check_may_act,
+    close_incident,
+    reassign_incident,
+    reject_incident,
+    view_incident,
+)
+from storage.models import Staff
+
+
+class AnswerFlow(StatesGroup):
+    text = State()
+    confirm = State()
+
+
+async def not_staff(query: CallbackQuery) -> None:
+    await query.answer(texts.NOT_STAFF, show_alert=True)
+
+
+async def on_action(
+    query: CallbackQuery,
+    callback_data: IncidentCb,
+    session: AsyncSession,
+    staff: Staff,
+    now: datetime,
+    state: FSMContext,
+) -> None:
+    number = callback_data.incident_id
+    action = callback_data.action
+    if action == "accept":
+        await accept_incident(session, incident_id=number, staff=staff, now=now)
+        await query.answer(texts.DONE_ACCEPTED)
+    elif action == "reject":
+        await reject_incident(session, incident_id=number, staff=staff, now=now)
+        await query.answer(texts.DONE_REJECTED)
+    elif action == "close":
+        await close_incident(session, incident_id=number, staff=staff, now=now)
+        await query.answer(texts.DONE_CLOSED)
+    elif action == "reassign":
+        incident = await check_may_act(session, incident_id=number, staff=staff)
+        if isinstance(query.message, Message):
+            sectors = await list_sectors(session)
+            await query.message.edit_reply_markup(reply_markup=sectors_keyboard(number, sectors, incident.sector_code))
+        await query.answer(texts.CHOOSE_SECTOR)
+    elif action == "back":
+        incident = await check_may_act(session, incident_id=number, staff=staff)
+        if isinstance(query.message, Message):
+            await query.message.edit_reply_markup(reply_markup=card_keyboard(number, incident.status))
+        await query.answer()
+    elif action == "answer":
+        await check_may_act(session, incident_id=number, staff=staff)
+        await state.set_state(AnswerFlow.text)
+        await state.set_data({"incident_id": number})
+        await query.answer()
+        if query.message is not None and not isinstance(query.message, InaccessibleMessage):
+            await query.message.answer(
+                texts.ASK_ANSWER.format(number=number),
+                reply_markup=ForceReply(selective=True, input_field_placeholder=texts.ASK_ANSWER_PLACEHOLDER),
+            )
+    else:
+        await query.answer()
+
+
+async def on_sector(
+    query: CallbackQuery, callback_data: SectorCb, session: AsyncSession, staff: Staff, now: datetime
+) -> None:
+    incident = await reassign_incident(
+        session, incident_id=callback_data.incident_id, sector_code=callback_data.code, staff=staff, now=now
+    )
+    view = await view_incident(session, callback_data.incident_id)
+    if isinstance(query.message, Message):
+        # The worker redraws the card text; put the normal buttons back at once.
+        await query.message.edit_reply_markup(reply_markup=card_keyboard(callback_data.incident_id, incident.status))
+    await query.answer(texts.DONE_REASSIGNED.format(sector=view.sector.title if view.sector else "—"))
+
+
+async def on_answer_text(message: Message, state: FSMContext) -> None:
+    data = await state.get_data()
+    text = (message.text or "").strip()
+    if not text:
+        await message.answer(texts.ANSWER_TEXT_REQUIRED)
+        return
+    await state.set_state(AnswerFlow.confirm)
+    await state.update_data(text=text)
+    await message.answer(
+        texts.PREVIEW.format(number=data["incident_id"], text=f"<blockquote>{escape(text)}</blockquote>"),
+        reply_markup=draft_keyboard(),
+    )
+
+
+async def on_draft(
+    query: CallbackQuery,
+    callback_data: DraftCb,
+    session: AsyncSession,
+    staff: Staff,
+    now: datetime,
+    state: FSMContext,
+) -> None:
+    data = await state.get_data()
+    if "incident_id" not in data or ("text" not in data and callback_data.action == "publish"):
+        await state.clear()
+        await query.answer(texts.ANSWER_SESSION_LOST, show_alert=True)
+        return
+    number = data["incident_id"]
+    message = query.message if isinstance(query.message, Message) else None
+    if callback_data.action == "publish":
+        await answer_incident(session, incident_id=number, staff=staff, text=data["text"], now=now)
+        await state.clear()
+        if message is not None:
+            await message.edit_reply_markup(reply_markup=None)
+            await message.answer(texts.ANSWER_ACCEPTED.format(number=number))
+        await query.answer()
+    elif callback_data.action == "edit":
+        await state.set_state(AnswerFlow.text)
+        await query.answer()
+        if message is not None:
+            await message.answer(
+                texts.ASK_ANSWER.format(number=number),
+                reply_markup=ForceReply(selective=True, input_field_placeholder=texts.ASK_ANSWER_PLACEHOLDER),
+            )
+    else:
+        await state.clear()
+        if message is not None:
+            await message.edit_reply_markup(reply_markup=None)
+        await query.answer(texts.ANSWER_CANCELLED)
+
+
+def create_router() -> Router:
+    router = Router(name=__name__)
+    router.callback_query.register(not_staff, F.data.regexp(r"^[isd]:"), is_citizen)
+    router.callback_query.register(on_action, IncidentCb.filter(), is_staff)
+    router.callback_query.register(on_sector, SectorCb.filter(), is_staff)
+    router.callback_query.register(on_draft, DraftCb.filter(), is_staff)
+    router.message.register(on_answer_text, AnswerFlow.text, is_staff)
+    return router

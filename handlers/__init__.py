@@ -1,0 +1,1 @@
+"""What the МЦУ does when something happens, whatever platform it came from."""

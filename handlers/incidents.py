@@ -1,0 +1,555 @@
+"""Incidents: idempotent intake of citizen messages, status changes through one table, answers."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from handlers import outbox
+from handlers.deadlines import plan_deadline
+from handlers.directory import get_staff_chat, is_coordinator
+from handlers.errors import IllegalTransition, InvalidInput, NotAllowed, NotFound
+from handlers.routing import FALLBACK_SECTOR, route_text
+from handlers.types import CitizenMessage
+from handlers.vocab import STATUS_TITLES
+from storage.models import (
+    OPEN_STATUSES,
+    Author,
+    CardMessage,
+    Incident,
+    IncidentEvent,
+    IncidentMessage,
+    Outbox,
+    OutboxState,
+    Reply,
+    Sector,
+    Source,
+    SourceKind,
+    Staff,
+    Status,
+)
+
+log = logging.getLogger(__name__)
+
+# Which status may follow which. Everything that changes a status goes through `_move`.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    Status.NEW: frozenset({Status.ASSIGNED, Status.REJECTED, Status.CLOSED, Status.DUPLICATE}),
+    Status.ASSIGNED: frozenset(
+        {Status.ASSIGNED, Status.IN_PROGRESS, Status.ANSWERED, Status.REJECTED, Status.CLOSED, Status.DUPLICATE}
+    ),
+    Status.IN_PROGRESS: frozenset({Status.ASSIGNED, Status.ANSWERED, Status.REJECTED, Status.CLOSED, Status.DUPLICATE}),
+    Status.ANSWERED: frozenset({Status.ANSWERED, Status.IN_PROGRESS, Status.CLOSED}),
+    Status.CLOSED: frozenset({Status.ASSIGNED}),
+    Status.REJECTED: frozenset({Status.ASSIGNED}),
+    Status.DUPLICATE: frozenset({Status.ASSIGNED}),
+}
+
+ACTION_TITLES = {
+    "accept": "принять в работу",
+    "reassign": "передать в другой блок",
+    "answer": "ответить",
+    "reject": "отметить «не инцидент»",
+    "close": "закрыть",
+    "reopen": "открыть снова",
+}
+
+MAX_TEXT = 100_000  # a platform sends far less; anything longer is kept up to this and marked
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + "…"
+
+
+def _move(incident: Incident, target: str, *, action: str) -> str:
+    current = incident.status
+    if target not in TRANSITIONS.get(current, frozenset()):
+        raise IllegalTransition(
+            f"Нельзя {ACTION_TITLES[action]}: инцидент № {incident.id} — {STATUS_TITLES.get(current, current)}.",
+            current=current,
+            target=target,
+        )
+    incident.status = target
+    return current
+
+
+def _event(incident: Incident, kind: str, now: datetime, staff: Staff | None = None, **data: Any) -> IncidentEvent:
+    assert incident.id is not None
+    return IncidentEvent(incident_id=incident.id, at=now, kind=kind, staff_id=staff.id if staff else None, data=data)
+
+
+@dataclass(slots=True)
+class IngestResult:
+    incident: Incident | None
+    created: bool = False
+    followup: bool = False
+    duplicate: bool = False
+    ignored: bool = False
+
+
+async def _source(session: AsyncSession, message: CitizenMessage) -> Source | None:
+    ref = message.source
+    source = (
+        await session.exec(select(Source).where(Source.platform == ref.platform, Source.external_id == ref.external_id))
+    ).first()
+    if source is None and ref.kind == SourceKind.TG_DIRECT:
+        # The bot's own private chats need no registration: every citizen may write to the bot.
+        source = Source(platform=ref.platform, kind=ref.kind, external_id=ref.external_id, title=ref.title, ack=True)
+        session.add(source)
+        await session.flush()
+    if source is None or not source.active:
+        return None
+    return source
+
+
+async def _author(session: AsyncSession, message: CitizenMessage) -> Author:
+    ref = message.author
+    author = (
+        await session.exec(select(Author).where(Author.platform == ref.platform, Author.external_id == ref.external_id))
+    ).first()
+    if author is None:
+        author = Author(platform=ref.platform, external_id=ref.external_id)
+    author.name, author.username, author.profile_url = ref.name, ref.username, ref.profile_url
+    session.add(author)
+    await session.flush()
+    return author
+
+
+async def _recipients(session: AsyncSession, incident: Incident) -> list[int]:
+    """Telegram chats that get the incident's card: the assignee, the sector's chat, the officer's staff chat."""
+    chats: list[int] = []
+    if incident.assignee_id is not None:
+        assignee = await session.get(Staff, incident.assignee_id)
+        if assignee is not None and assignee.active and assignee.telegram_id is not None:
+            chats.append(assignee.telegram_id)
+    if incident.sector_code is not None:
+        sector = await session.get(Sector, incident.sector_code)
+        if sector is not None and sector.chat_id is not None:
+            chats.append(sector.chat_id)
+    staff_chat = await get_staff_chat(session)
+    if staff_chat is not None:
+        chats.append(staff_chat)
+    return list(dict.fromkeys(chats))
+
+
+async def _chats_without_card(session: AsyncSession, incident: Incident) -> list[int]:
+    posted = set(await session.exec(select(CardMessage.chat_id).where(CardMessage.incident_id == incident.id)))
+    queued = await session.exec(
+        select(Outbox.chat_id).where(
+            Outbox.incident_id == incident.id, Outbox.kind == outbox.CARD, Outbox.state == OutboxState.PENDING
+        )
+    )
+    posted.update(queued)
+    return [chat for chat in await _recipients(session, incident) if str(chat) not in posted]
+
+
+async def _assign(session: AsyncSession, incident: Incident, sector_code: str) -> None:
+    sector = await session.get(Sector, sector_code) or await session.get(Sector, FALLBACK_SECTOR)
+    incident.sector_code = sector.code if sector else None
+    incident.assignee_id = sector.head_id if sector else None
+
+
+async def ingest_message(session: AsyncSession, *, message: CitizenMessage, now: datetime) -> IngestResult:
+    """Log a citizen message: a new incident, a follow-up of an open one, or nothing if already seen."""
+    try:
+        return await _ingest(session, message=message, now=now)
+    except IntegrityError:
+        # The same message arrived twice at once: the other delivery won, this one is a duplicate.
+        await session.rollback()
+        return await _ingest(session, message=message, now=now)
+
+
+async def _ingest(session: AsyncSession, *, message: CitizenMessage, now: datetime) -> IngestResult:
+    source = await _source(session, message)
+    if source is None:
+        await session.rollback()
+        return IngestResult(incident=None, ignored=True)
+    assert source.id is not None
+    seen = (
+        await session.exec(
+            select(IncidentMessage).where(
+                IncidentMessage.source_id == source.id, IncidentMessage.external_ref == message.external_id
+            )
+        )
+    ).first()
+    if seen is not None:
+        await session.rollback()
+        return IngestResult(incident=await session.get(Incident, seen.incident_id), duplicate=True)
+
+    author = await _author(session, message)
+    text = _clip(message.text)
+    attachments = [asdict(a) for a in message.attachments]
+    open_incident = (
+        await session.exec(
+            select(Incident)
+            .where(
+                Incident.source_id == source.id,
+                Incident.thread_ref == message.thread_id,
+                Incident.author_id == author.id,
+                col(Incident.status).in_(OPEN_STATUSES),
+            )
+            .order_by(col(Incident.id).desc())
+            .limit(1)
+        )
+    ).first()
+    if open_incident is not None:
+        return await _attach_followup(session, open_incident, message, author, text, attachments, now)
+
+    routing = await route_text(session, text=text, source_kind=source.kind)
+    incident = Incident(
+        source_id=source.id,
+        external_ref=message.external_id,
+        thread_ref=message.thread_id,
+        chat_ref=message.chat_id,
+        message_ref=message.message_id,
+        author_id=author.id,
+        text=text,
+        attachments=attachments,
+        permalink=message.permalink,
+        received_at=message.sent_at,
+        classified_by=routing.classified_by,
+        rule_id=routing.rule_id,
+        updated_at=now,
+    )
+    session.add(incident)
+    await session.flush()
+    assert incident.id is not None
+    session.add(
+        IncidentMessage(
+            incident_id=incident.id,
+            source_id=source.id,
+            external_ref=message.external_id,
+            author_id=author.id,
+            text=text,
+            attachments=attachments,
+            permalink=message.permalink,
+            received_at=message.sent_at,
+        )
+    )
+    session.add(_event(incident, "received", now, source=source.kind, external_ref=message.external_id))
+    await _assign(session, incident, routing.sector_code or FALLBACK_SECTOR)
+    _move(incident, Status.ASSIGNED, action="reassign")
+    session.add(
+        _event(incident, "routed", now, sector=incident.sector_code, by=routing.classified_by, rule_id=routing.rule_id)
+    )
+    session.add_all(plan_deadline(incident))
+    for chat in await _recipients(session, incident):
+        outbox.enqueue(session, kind=outbox.CARD, chat_id=chat, incident_id=incident.id, now=now)
+    if source.ack and source.can_reply:
+        outbox.enqueue(session, kind=outbox.ACK, chat_id=message.chat_id, incident_id=incident.id, now=now)
+    await session.commit()
+    log.info("incident %s from %s routed to %s", incident.id, source.kind, incident.sector_code)
+    return IngestResult(incident=incident, created=True)
+
+
+async def _attach_followup(
+    session: AsyncSession,
+    incident: Incident,
+    message: CitizenMessage,
+    author: Author,
+    text: str,
+    attachments: list[dict[str, Any]],
+    now: datetime,
+) -> IngestResult:
+    assert incident.id is not None
+    item = IncidentMessage(
+        incident_id=incident.id,
+        source_id=incident.source_id,
+        external_ref=message.external_id,
+        author_id=author.id,
+        text=text,
+        attachments=attachments,
+        permalink=message.permalink,
+        received_at=message.sent_at,
+    )
+    session.add(item)
+    await session.flush()
+    # Answers go to the newest message of the thread, so the citizen sees them under what they wrote last.
+    incident.chat_ref, incident.message_ref = message.chat_id, message.message_id
+    incident.updated_at = now
+    session.add(incident)
+    session.add(_event(incident, "followup", now, message_id=item.id, external_ref=message.external_id))
+    for chat in await _recipients(session, incident):
+        outbox.enqueue(
+            session,
+            kind=outbox.FOLLOWUP,
+            chat_id=chat,
+            incident_id=incident.id,
+            payload={"message_id": item.id},
+            now=now,
+        )
+    await outbox.enqueue_card_updates(session, incident_id=incident.id, now=now)
+    await session.commit()
+    return IngestResult(incident=incident, followup=True)
+
+
+async def edit_message(
+    session: AsyncSession, *, platform_source_id: str, platform: str, external_id: str, text: str, now: datetime
+) -> Incident | None:
+    """A citizen edited a message already logged: keep the new text, note the old one in the timeline."""
+    row = (
+        await session.exec(
+            select(IncidentMessage, Incident)
+            .join(Source, col(Source.id) == IncidentMessage.source_id)
+            .join(Incident, col(Incident.id) == IncidentMessage.incident_id)
+            .where(
+                Source.platform == platform,
+                Source.external_id == platform_source_id,
+                IncidentMessage.external_ref == external_id,
+            )
+        )
+    ).first()
+    if row is None:
+        return None
+    item, incident = row
+    text = _clip(text)
+    if item.text == text:
+        return incident
+    assert incident.id is not None
+    session.add(_event(incident, "edited", now, message_id=item.id, old_text=item.text))
+    if incident.external_ref == external_id:
+        incident.text = text
+    item.text, item.edited_at, incident.updated_at = text, now, now
+    session.add_all([item, incident])
+    await outbox.enqueue_card_updates(session, incident_id=incident.id, now=now)
+    await session.commit()
+    return incident
+
+
+async def _load(session: AsyncSession, incident_id: int) -> Incident:
+    incident = await session.get(Incident, incident_id)
+    if incident is None:
+        raise NotFound(f"Инцидент № {incident_id} не найден.")
+    return incident
+
+
+async def _check_may_act(session: AsyncSession, staff: Staff, incident: Incident) -> None:
+    if is_coordinator(staff):
+        return
+    if incident.assignee_id == staff.id:
+        return
+    if incident.sector_code is not None:
+        sector = await session.get(Sector, incident.sector_code)
+        if sector is not None and sector.head_id == staff.id:
+            return
+    raise NotAllowed(f"Инцидент № {incident.id} относится к другому блоку: действовать по нему вы не можете.")
+
+
+async def check_may_act(session: AsyncSession, *, incident_id: int, staff: Staff) -> Incident:
+    """The incident, if this staff member may act on it; a polite refusal otherwise."""
+    incident = await _load(session, incident_id)
+    await _check_may_act(session, staff, incident)
+    return incident
+
+
+def _react(incident: Incident, now: datetime) -> None:
+    if incident.first_reaction_at is None:
+        incident.first_reaction_at = now
+
+
+async def _finish(session: AsyncSession, incident: Incident, now: datetime) -> Incident:
+    assert incident.id is not None
+    incident.updated_at = now
+    session.add(incident)
+    await outbox.enqueue_card_updates(session, incident_id=incident.id, now=now)
+    await session.commit()
+    return incident
+
+
+async def accept_incident(session: AsyncSession, *, incident_id: int, staff: Staff, now: datetime) -> Incident:
+    incident = await _load(session, incident_id)
+    await _check_may_act(session, staff, incident)
+    _move(incident, Status.IN_PROGRESS, action="accept")
+    _react(incident, now)
+    incident.assignee_id = staff.id
+    session.add(_event(incident, "accepted", now, staff))
+    return await _finish(session, incident, now)
+
+
+async def reassign_incident(
+    session: AsyncSession, *, incident_id: int, sector_code: str, staff: Staff, now: datetime
+) -> Incident:
+    """Send the incident to another sector's head; the deadline stays: the citizen's wait does not restart."""
+    incident = await _load(session, incident_id)
+    await _check_may_act(session, staff, incident)
+    sector = await session.get(Sector, sector_code)
+    if sector is None or not sector.active:
+        raise InvalidInput("Такого блока нет в справочнике.")
+    if sector.code == incident.sector_code:
+        raise InvalidInput(f"Инцидент № {incident.id} уже в блоке «{sector.title}».")
+    old_sector = incident.sector_code
+    _move(incident, Status.ASSIGNED, action="reassign")
+    incident.sector_code, incident.assignee_id = sector.code, sector.head_id
+    incident.classified_by = "manual"
+    session.add(_event(incident, "reassigned", now, staff, old_sector=old_sector, sector=sector.code))
+    await session.flush()
+    # Cards already posted update in place; the new head gets a card of their own.
+    for chat in await _chats_without_card(session, incident):
+        outbox.enqueue(session, kind=outbox.CARD, chat_id=chat, incident_id=incident.id, now=now)
+    return await _finish(session, incident, now)
+
+
+async def reject_incident(session: AsyncSession, *, incident_id: int, staff: Staff, now: datetime) -> Incident:
+    incident = await _load(session, incident_id)
+    await _check_may_act(session, staff, incident)
+    _move(incident, Status.REJECTED, action="reject")
+    incident.closed_at = now
+    _react(incident, now)
+    session.add(_event(incident, "rejected", now, staff))
+    return await _finish(session, incident, now)
+
+
+async def close_incident(session: AsyncSession, *, incident_id: int, staff: Staff, now: datetime) -> Incident:
+    incident = await _load(session, incident_id)
+    await _check_may_act(session, staff, incident)
+    _move(incident, Status.CLOSED, action="close")
+    incident.closed_at = now
+    _react(incident, now)
+    session.add(_event(incident, "closed", now, staff))
+    return await _finish(session, incident, now)
+
+
+async def answer_incident(
+    session: AsyncSession, *, incident_id: int, staff: Staff, text: str, now: datetime, final: bool = True
+) -> Reply:
+    """Record a staff answer and ask for it to be published where the citizen wrote."""
+    text = text.strip()
+    if not text:
+        raise InvalidInput("Ответ пустой: напишите текст ответа.")
+    incident = await _load(session, incident_id)
+    await _check_may_act(session, staff, incident)
+    source = await session.get(Source, incident.source_id)
+    if source is None or not source.can_reply:
+        raise InvalidInput("В этом источнике бот не может публиковать ответы: ответьте жителю вручную.")
+    _move(incident, Status.ANSWERED, action="answer")
+    _react(incident, now)
+    incident.answered_at = now
+    reply = Reply(incident_id=incident_id, staff_id=staff.id, text=text, is_final=final, created_at=now)
+    session.add(reply)
+    await session.flush()
+    session.add(_event(incident, "answered", now, staff, reply_id=reply.id, final=final))
+    outbox.enqueue(
+        session,
+        kind=outbox.REPLY,
+        platform=source.platform,
+        chat_id=incident.chat_ref,
+        incident_id=incident_id,
+        reply_id=reply.id,
+        now=now,
+    )
+    await _finish(session, incident, now)
+    return reply
+
+
+async def mark_reply_published(
+    session: AsyncSession, *, reply_id: int, platform_message_id: str | None, now: datetime
+) -> None:
+    reply = await session.get(Reply, reply_id)
+    if reply is None:
+        return
+    reply.state, reply.published_at, reply.platform_message_id = "published", now, platform_message_id
+    incident = await _load(session, reply.incident_id)
+    session.add_all([reply, _event(incident, "reply_published", now, reply_id=reply.id)])
+    await _finish(session, incident, now)
+
+
+async def mark_reply_failed(session: AsyncSession, *, reply_id: int, error: str, now: datetime) -> None:
+    """Tell the staff that an answer did not reach the citizen; the incident goes back to work."""
+    reply = await session.get(Reply, reply_id)
+    if reply is None:
+        return
+    reply.state, reply.error = "failed", error[:2000]
+    incident = await _load(session, reply.incident_id)
+    assert incident.id is not None
+    session.add_all([reply, _event(incident, "reply_failed", now, reply_id=reply.id, error=error[:500])])
+    if incident.status == Status.ANSWERED:
+        _move(incident, Status.IN_PROGRESS, action="reopen")
+        incident.answered_at = None
+    for chat in await _recipients(session, incident):
+        outbox.enqueue(
+            session, kind=outbox.REPLY_FAILED, chat_id=chat, incident_id=incident.id, reply_id=reply.id, now=now
+        )
+    await _finish(session, incident, now)
+
+
+@dataclass(slots=True)
+class IncidentView:
+    """An incident with what every adapter shows beside it."""
+
+    incident: Incident
+    source: Source
+    author: Author | None
+    sector: Sector | None
+    assignee: Staff | None
+    followups: int
+    last_reply: Reply | None
+    last_reply_by: Staff | None
+    messages: list[IncidentMessage] = field(default_factory=list)
+    events: list[IncidentEvent] = field(default_factory=list)
+
+
+async def view_incident(session: AsyncSession, incident_id: int, *, full: bool = False) -> IncidentView:
+    incident = await _load(session, incident_id)
+    source = await session.get(Source, incident.source_id)
+    assert source is not None
+    last_reply = (
+        await session.exec(
+            select(Reply).where(Reply.incident_id == incident_id).order_by(col(Reply.id).desc()).limit(1)
+        )
+    ).first()
+    count = (
+        await session.exec(
+            select(func.count()).select_from(IncidentMessage).where(IncidentMessage.incident_id == incident_id)
+        )
+    ).one()
+    view = IncidentView(
+        incident=incident,
+        source=source,
+        author=await session.get(Author, incident.author_id) if incident.author_id else None,
+        sector=await session.get(Sector, incident.sector_code) if incident.sector_code else None,
+        assignee=await session.get(Staff, incident.assignee_id) if incident.assignee_id else None,
+        followups=max(count - 1, 0),
+        last_reply=last_reply,
+        last_reply_by=await session.get(Staff, last_reply.staff_id) if last_reply and last_reply.staff_id else None,
+    )
+    if full:
+        view.messages = list(
+            await session.exec(
+                select(IncidentMessage)
+                .where(IncidentMessage.incident_id == incident_id)
+                .order_by(col(IncidentMessage.id))
+            )
+        )
+        view.events = list(
+            await session.exec(
+                select(IncidentEvent).where(IncidentEvent.incident_id == incident_id).order_by(col(IncidentEvent.id))
+            )
+        )
+    return view
+
+
+async def list_incidents(
+    session: AsyncSession,
+    *,
+    status: str | None = None,
+    sector_code: str | None = None,
+    sector_codes: list[str] | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[Incident], int]:
+    """A page of incidents, newest first, and how many match in all."""
+    query = select(Incident)
+    if status:
+        query = query.where(Incident.status == status)
+    if sector_code:
+        query = query.where(Incident.sector_code == sector_code)
+    if sector_codes is not None:
+        query = query.where(col(Incident.sector_code).in_(sector_codes))
+    total = (await session.exec(select(func.count()).select_from(query.subquery()))).one()
+    rows = await session.exec(query.order_by(col(Incident.id).desc()).limit(limit).offset(offset))
+    return list(rows), total

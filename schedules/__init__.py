@@ -1,0 +1,1 @@
+"""Periodic jobs: the sweep of due reminders (more jobs join here: digests, notes, VK polling)."""

@@ -1,0 +1,46 @@
+"""APScheduler jobs. Due times live in the database; a job only sweeps what is due, so nothing is missed."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from handlers.deadlines import send_due_reminders
+from storage.db import SessionPool
+
+log = logging.getLogger(__name__)
+
+
+async def sweep_reminders(session_pool: SessionPool, clock: Callable[[], datetime], wakeup: Callable[[], None]) -> int:
+    async with session_pool() as session:
+        sent = await send_due_reminders(session, now=clock())
+    if sent:
+        log.info("%s reminders and escalations queued", sent)
+        wakeup()
+    return sent
+
+
+def create_scheduler(
+    *,
+    session_pool: SessionPool,
+    clock: Callable[[], datetime],
+    wakeup: Callable[[], None],
+    sweep_seconds: float = 30,
+) -> AsyncIOScheduler:
+    scheduler = AsyncIOScheduler(timezone="UTC")
+    scheduler.add_job(
+        sweep_reminders,
+        "interval",
+        seconds=sweep_seconds,
+        args=[session_pool, clock, wakeup],
+        id="sweep_reminders",
+        # A missed run is harmless (the next sweep finds everything due), so never pile runs up.
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=None,
+        next_run_time=clock(),
+    )
+    return scheduler

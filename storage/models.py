@@ -1,0 +1,310 @@
+"""Database tables of the МЦУ: directory, incidents with their timeline, replies, reminders and the outbox."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Text, UniqueConstraint
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, also on SQLite which keeps no zone."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        # SQLite compares stored strings: keep one format without an offset so that ordering is right.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ts(nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
+
+
+def _json() -> Any:
+    return Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+def _json_list() -> Any:
+    return Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class Role(StrEnum):
+    CURATOR = "curator"
+    MCU_HEAD = "mcu_head"
+    OFFICER = "officer"
+    POS_OFFICER = "pos_officer"
+    SECTOR_HEAD = "sector_head"
+    ADMIN = "admin"
+
+
+class Status(StrEnum):
+    NEW = "new"
+    ASSIGNED = "assigned"
+    IN_PROGRESS = "in_progress"
+    ANSWERED = "answered"
+    CLOSED = "closed"
+    REJECTED = "rejected"
+    DUPLICATE = "duplicate"
+
+
+OPEN_STATUSES = (Status.NEW, Status.ASSIGNED, Status.IN_PROGRESS, Status.ANSWERED)
+
+
+class SourceKind(StrEnum):
+    TG_DIRECT = "tg_direct"
+    TG_DISCUSSION = "tg_discussion"
+    TG_GROUP = "tg_group"
+    VK_COMMUNITY = "vk_community"
+    VK_USER_PAGE = "vk_user_page"
+    VK_WATCHED_PUBLIC = "vk_watched_public"
+
+
+class OutboxState(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class Staff(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    full_name: str
+    position: str = Field(default="", sa_type=Text)
+    roles: list[str] = _json_list()
+    # Telegram ids outgrow 32 bits.
+    telegram_id: int | None = Field(default=None, unique=True, sa_type=BigInteger)
+    telegram_username: str | None = None
+    vk_id: int | None = Field(default=None, sa_type=BigInteger)
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class StaffInvite(SQLModel, table=True):
+    __tablename__ = "staff_invite"
+
+    id: int | None = Field(default=None, primary_key=True)
+    staff_id: int = Field(foreign_key="staff.id", index=True)
+    token_hash: str = Field(unique=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    used_at: datetime | None = _ts()
+
+
+class Sector(SQLModel, table=True):
+    code: str = Field(primary_key=True)
+    title: str
+    position: int = 0
+    head_id: int | None = Field(default=None, foreign_key="staff.id")
+    # Optional extra Telegram chat of the sector (its department chat) that also gets cards.
+    chat_id: int | None = Field(default=None, sa_type=BigInteger)
+    active: bool = True
+
+
+class Source(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("platform", "external_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str
+    kind: str
+    external_id: str
+    title: str = ""
+    username: str | None = None
+    can_reply: bool = True
+    ack: bool = False
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class Author(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("platform", "external_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str
+    external_id: str
+    name: str = ""
+    username: str | None = None
+    profile_url: str | None = None
+
+
+class Incident(SQLModel, table=True):
+    __table_args__ = (
+        UniqueConstraint("source_id", "external_ref"),
+        Index("ix_incident_open_thread", "source_id", "thread_ref", "author_id", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    source_id: int = Field(foreign_key="source.id")
+    external_ref: str
+    thread_ref: str
+    chat_ref: str
+    message_ref: str
+    author_id: int | None = Field(default=None, foreign_key="author.id")
+    text: str = Field(default="", sa_type=Text)
+    attachments: list[dict[str, Any]] = _json_list()
+    permalink: str | None = None
+    received_at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
+    sector_code: str | None = Field(default=None, foreign_key="sector.code", index=True)
+    classified_by: str | None = None
+    confidence: float | None = None
+    rule_id: int | None = None
+    settlement: str | None = None
+    status: str = Field(default=Status.NEW, index=True)
+    assignee_id: int | None = Field(default=None, foreign_key="staff.id", index=True)
+    due_at: datetime | None = _ts()
+    first_reaction_at: datetime | None = _ts()
+    answered_at: datetime | None = _ts()
+    closed_at: datetime | None = _ts()
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class IncidentMessage(SQLModel, table=True):
+    """Every citizen message of an incident: the first one and follow-ups in the same thread."""
+
+    __tablename__ = "incident_message"
+    __table_args__ = (UniqueConstraint("source_id", "external_ref"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    source_id: int = Field(foreign_key="source.id")
+    external_ref: str
+    author_id: int | None = Field(default=None, foreign_key="author.id")
+    text: str = Field(default="", sa_type=Text)
+    attachments: list[dict[str, Any]] = _json_list()
+    permalink: str | None = None
+    received_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    edited_at: datetime | None = _ts()
+    deleted_at: datetime | None = _ts()
+
+
+class IncidentEvent(SQLModel, table=True):
+    """The timeline and audit trail of an incident: who did what, when, and which fields changed."""
+
+    __tablename__ = "incident_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    kind: str
+    staff_id: int | None = Field(default=None, foreign_key="staff.id")
+    data: dict[str, Any] = _json()
+
+
+class Reply(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    staff_id: int | None = Field(default=None, foreign_key="staff.id")
+    text: str = Field(sa_type=Text)
+    is_final: bool = True
+    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    state: str = "pending"
+    published_at: datetime | None = _ts()
+    platform_message_id: str | None = None
+    error: str | None = None
+
+
+class AutoRule(SQLModel, table=True):
+    __tablename__ = "auto_rule"
+
+    id: int | None = Field(default=None, primary_key=True)
+    position: int = Field(default=0, index=True)
+    name: str
+    # One keyword stem per line; a text matches when any stem starts a word of the normalised text.
+    keywords: str = Field(default="", sa_type=Text)
+    pattern: str | None = None
+    source_kind: str | None = None
+    sector_code: str | None = Field(default=None, foreign_key="sector.code")
+    not_incident: bool = False
+    hits: int = 0
+    active: bool = True
+
+
+class Reminder(SQLModel, table=True):
+    __table_args__ = (Index("ix_reminder_due", "sent_at", "due_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    kind: str
+    due_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    sent_at: datetime | None = _ts()
+    cancelled_at: datetime | None = _ts()
+
+
+class Outbox(SQLModel, table=True):
+    """An intent to say something on a platform, written in the same transaction as the change behind it."""
+
+    __table_args__ = (Index("ix_outbox_due", "state", "next_try_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str
+    platform: str = "telegram"
+    chat_id: str
+    incident_id: int | None = Field(default=None, foreign_key="incident.id")
+    reply_id: int | None = Field(default=None, foreign_key="reply.id")
+    payload: dict[str, Any] = _json()
+    state: str = Field(default=OutboxState.PENDING)
+    attempts: int = 0
+    next_try_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    last_error: str | None = Field(default=None, sa_type=Text)
+    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    sent_at: datetime | None = _ts()
+
+
+class CardMessage(SQLModel, table=True):
+    """Where an incident card was posted, so that it can be edited in place when the incident changes."""
+
+    __tablename__ = "card_message"
+    __table_args__ = (UniqueConstraint("platform", "chat_id", "message_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    platform: str = "telegram"
+    chat_id: str
+    message_id: str
+    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+
+
+class Setting(SQLModel, table=True):
+    key: str = Field(primary_key=True)
+    value: str = Field(sa_type=Text)
+
+
+class User(SQLModel, table=True):
+    """A login of the web admin."""
+
+    __tablename__ = "app_user"
+
+    id: int | None = Field(default=None, primary_key=True)
+    login: str = Field(unique=True)
+    password_hash: str
+    role: str
+    staff_id: int | None = Field(default=None, foreign_key="staff.id")
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class UserSession(SQLModel, table=True):
+    __tablename__ = "user_session"
+
+    token_hash: str = Field(primary_key=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
