@@ -1,6 +1,7 @@
 """The FastAPI app: health check, login, and the first JSON API over incidents."""
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: FastAPI reads the endpoints' annotations at runtime, and the
+# dependency aliases (SessionDep, CurrentUser) live inside create_app, where string annotations cannot be resolved.
 
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime

@@ -53,7 +53,6 @@ def cmd_run(args: argparse.Namespace, database: DatabaseSettings) -> None:
     if unknown:
         raise SystemExit(f"неизвестные части: {', '.join(sorted(unknown))}; возможны: {', '.join(COMPONENTS)}")
 
-
     from bot.app import run
 
     async def main() -> None:

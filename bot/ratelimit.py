@@ -65,7 +65,7 @@ class ChatLimiter:
         self._chat(chat).block(self.clock(), seconds)
 
 
-def telegram_limiter() -> ChatLimiter:
+def telegram_limiter(clock: Callable[[], float] = time.monotonic) -> ChatLimiter:
     """Telegram: about 30 messages/s overall, 1/s in a private chat, 20/min in a group (short bursts allowed)."""
 
     def per_chat(chat: str) -> TokenBucket:
@@ -73,4 +73,4 @@ def telegram_limiter() -> ChatLimiter:
             return TokenBucket(rate=20 / 60, capacity=3)
         return TokenBucket(rate=1.0, capacity=1)
 
-    return ChatLimiter(global_bucket=TokenBucket(rate=30.0, capacity=30), chat_bucket=per_chat)
+    return ChatLimiter(global_bucket=TokenBucket(rate=30.0, capacity=30), chat_bucket=per_chat, clock=clock)

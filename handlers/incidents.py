@@ -178,8 +178,9 @@ async def _ingest(session: AsyncSession, *, message: CitizenMessage, now: dateti
         )
     ).first()
     if seen is not None:
+        incident_id = seen.incident_id
         await session.rollback()
-        return IngestResult(incident=await session.get(Incident, seen.incident_id), duplicate=True)
+        return IngestResult(incident=await session.get(Incident, incident_id), duplicate=True)
 
     author = await _author(session, message)
     text = _clip(message.text)

@@ -74,6 +74,7 @@ class TelegramSender:
             sent = await self.bot.send_message(
                 chat,
                 texts.ACK.format(number=view.incident.id),
+                parse_mode=None,
                 reply_parameters=self._reply_to(view.incident.message_ref),
             )
             return [str(sent.message_id)]
@@ -87,6 +88,7 @@ class TelegramSender:
                 sent = await self.bot.send_message(
                     chat,
                     part,
+                    parse_mode=None,
                     reply_parameters=self._reply_to(view.incident.message_ref) if number == 0 else None,
                     link_preview_options=NO_PREVIEW,
                 )

@@ -10,6 +10,7 @@ from typing import Any
 from aiogram import BaseMiddleware
 from aiogram.dispatcher.event.bases import UNHANDLED
 from aiogram.types import TelegramObject, Update, User
+from aiogram.types.update import UpdateTypeLookupError
 
 from handlers.directory import staff_by_telegram
 from storage.db import SessionPool
@@ -29,6 +30,10 @@ class ContextMiddleware(BaseMiddleware):
         event: TelegramObject,
         data: dict[str, Any],
     ) -> Any:
+        if isinstance(event, Update) and _kind(event) == "unknown":
+            # A newer Bot API than this aiogram knows: nothing to do, but say so instead of a warning.
+            log.info("update %s of an unknown type ignored: %s", event.update_id, sorted(event.model_extra or {}))
+            return UNHANDLED
         async with self.session_pool() as session:
             user: User | None = data.get("event_from_user")
             data["session"] = session
@@ -47,5 +52,5 @@ class ContextMiddleware(BaseMiddleware):
 def _kind(update: Update) -> str:
     try:
         return update.event_type
-    except Exception:  # aiogram raises for update types it does not know
+    except UpdateTypeLookupError:
         return "unknown"

@@ -6,6 +6,7 @@ from datetime import datetime
 from html import escape
 
 from aiogram import F, Router
+from aiogram.enums import ParseMode
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, ForceReply, InaccessibleMessage, Message
@@ -103,6 +104,7 @@ async def on_answer_text(message: Message, state: FSMContext) -> None:
     await state.update_data(text=text)
     await message.answer(
         texts.PREVIEW.format(number=data["incident_id"], text=f"<blockquote>{escape(text)}</blockquote>"),
+        parse_mode=ParseMode.HTML,
         reply_markup=draft_keyboard(),
     )
 

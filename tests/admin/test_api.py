@@ -1,0 +1,108 @@
+"""The admin JSON API over HTTP: health, login, access rules and the incident endpoints."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from admin.app import create_app
+from admin.settings import AdminSettings
+from handlers.incidents import ingest_message
+from handlers.users import create_user
+from storage.db import SessionPool
+from storage.models import User
+from tests.conftest import Clock
+from tests.factories import citizen
+
+PASSWORD = "a long test password"
+
+
+@pytest.fixture
+async def client(session_pool: SessionPool, clock: Clock) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(session_pool=session_pool, settings=AdminSettings(), clock=clock)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        yield client
+
+
+async def login(client: httpx.AsyncClient, name: str) -> dict[str, str]:
+    response = await client.post("/api/auth/login", json={"login": name, "password": PASSWORD})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['token']}"}
+
+
+async def seed(session: AsyncSession, clock: Clock) -> None:
+    await ingest_message(session, message=citizen("Яма на дороге", at=clock(), user=501), now=clock())
+    await ingest_message(session, message=citizen("В школе холодно", at=clock(), user=502), now=clock())
+    await create_user(session, login="admin", password=PASSWORD, role="admin")
+    head = await create_user(session, login="erokhina", password=PASSWORD, role="sector_head")
+    head.staff_id = 5  # Ерохина heads «Образование»
+    session.add(head)
+    await session.commit()
+
+
+async def test_health_is_open_and_everything_else_needs_login(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    for path in ("/api/incidents", "/api/incidents/1", "/api/auth/me"):
+        response = await client.get(path)
+        assert response.status_code == 401
+        assert response.json()["detail"] == "Нужно войти в систему."
+    assert (await client.get("/api/incidents", headers={"Authorization": "Bearer forged"})).status_code == 401
+    assert (await client.post("/api/auth/logout")).status_code == 401
+
+
+async def test_every_api_route_refuses_anonymous(client: httpx.AsyncClient) -> None:
+    app = client._transport.app  # type: ignore[attr-defined]
+    open_paths = {"/healthz", "/api/auth/login", "/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"}
+    for route in app.routes:
+        path = getattr(route, "path", "")
+        if path in open_paths:
+            continue
+        for method in getattr(route, "methods", set()) - {"HEAD", "OPTIONS"}:
+            response = await client.request(method, path.replace("{incident_id}", "1"))
+            assert response.status_code == 401, (method, path)
+
+
+async def test_wrong_password_is_refused(session: AsyncSession, client: httpx.AsyncClient, clock: Clock) -> None:
+    await seed(session, clock)
+    response = await client.post("/api/auth/login", json={"login": "admin", "password": "nope nope nope"})
+    assert response.status_code == 401 and response.json()["detail"] == "Неверный логин или пароль."
+
+
+async def test_admin_lists_and_reads_incidents(session: AsyncSession, client: httpx.AsyncClient, clock: Clock) -> None:
+    await seed(session, clock)
+    headers = await login(client, "admin")
+    page = (await client.get("/api/incidents", headers=headers)).json()
+    assert page["total"] == 2 and [i["id"] for i in page["items"]] == [2, 1]
+    assert (await client.get("/api/incidents?sector=roads", headers=headers)).json()["total"] == 1
+    assert (await client.get("/api/incidents?status=closed", headers=headers)).json()["total"] == 0
+    detail = (await client.get("/api/incidents/1", headers=headers)).json()
+    assert detail["text"] == "Яма на дороге" and detail["status_title"] == "назначен"
+    assert detail["author_name"] == "Иван Петров" and detail["assignee"] == "Волкова Наталья Николаевна"
+    assert [e["kind"] for e in detail["events"]] == ["received", "routed"]
+    assert (await client.get("/api/incidents/999", headers=headers)).status_code == 404
+    assert (await client.get("/api/incidents?limit=100000", headers=headers)).status_code == 422
+
+
+async def test_cookie_login_and_logout(session: AsyncSession, client: httpx.AsyncClient, clock: Clock) -> None:
+    await seed(session, clock)
+    await client.post("/api/auth/login", json={"login": "admin", "password": PASSWORD})
+    assert (await client.get("/api/auth/me")).json() == {"login": "admin", "role": "admin"}
+    assert (await client.post("/api/auth/logout")).status_code == 204
+    assert (await client.get("/api/auth/me")).status_code == 401
+
+
+async def test_sector_head_sees_only_own_sectors(
+    session: AsyncSession, client: httpx.AsyncClient, clock: Clock
+) -> None:
+    await seed(session, clock)
+    headers = await login(client, "erokhina")
+    page = (await client.get("/api/incidents", headers=headers)).json()
+    assert page["total"] == 1 and page["items"][0]["sector_code"] == "education"
+    assert (await client.get("/api/incidents?sector=roads", headers=headers)).json()["total"] == 0
+    assert (await client.get("/api/incidents/2", headers=headers)).status_code == 200
+    assert (await client.get("/api/incidents/1", headers=headers)).status_code == 404
+    users = await session.get(User, 2)
+    assert users is not None and users.role == "sector_head"
