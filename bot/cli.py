@@ -188,6 +188,8 @@ def main(argv: list[str] | None = None) -> None:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # Every sweep would log twice a minute at INFO; its own lines say what matters.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     database = DatabaseSettings()
     upgrade(database.database_url)
     try:

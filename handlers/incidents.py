@@ -395,24 +395,25 @@ async def reassign_incident(
     return await _finish(session, incident, now)
 
 
-async def reject_incident(session: AsyncSession, *, incident_id: int, staff: Staff, now: datetime) -> Incident:
+async def _end(
+    session: AsyncSession, *, incident_id: int, staff: Staff, now: datetime, target: str, action: str
+) -> Incident:
     incident = await _load(session, incident_id)
     await _check_may_act(session, staff, incident)
-    _move(incident, Status.REJECTED, action="reject")
+    _move(incident, target, action=action)
     incident.closed_at = now
     _react(incident, now)
-    session.add(_event(incident, "rejected", now, staff))
+    session.add(_event(incident, target, now, staff))
     return await _finish(session, incident, now)
+
+
+async def reject_incident(session: AsyncSession, *, incident_id: int, staff: Staff, now: datetime) -> Incident:
+    """«Не инцидент»: the message needs no answer; it stays logged and can be reopened."""
+    return await _end(session, incident_id=incident_id, staff=staff, now=now, target=Status.REJECTED, action="reject")
 
 
 async def close_incident(session: AsyncSession, *, incident_id: int, staff: Staff, now: datetime) -> Incident:
-    incident = await _load(session, incident_id)
-    await _check_may_act(session, staff, incident)
-    _move(incident, Status.CLOSED, action="close")
-    incident.closed_at = now
-    _react(incident, now)
-    session.add(_event(incident, "closed", now, staff))
-    return await _finish(session, incident, now)
+    return await _end(session, incident_id=incident_id, staff=staff, now=now, target=Status.CLOSED, action="close")
 
 
 async def answer_incident(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime
 
 from aiogram import Bot, F, Router
 from aiogram.types import Message
+from sqlalchemy.exc import OperationalError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.telegram.filters import is_citizen, is_staff
@@ -16,12 +18,24 @@ from handlers.incidents import edit_message, ingest_message
 
 log = logging.getLogger(__name__)
 
+INGEST_ATTEMPTS = 5
+
 
 async def on_message(message: Message, bot: Bot, session: AsyncSession, now: datetime) -> None:
     citizen = citizen_message(message, bot_id=bot.id)
     if citizen is None:
         return
-    result = await ingest_message(session, message=citizen, now=now)
+    for attempt in range(INGEST_ATTEMPTS):
+        try:
+            result = await ingest_message(session, message=citizen, now=now)
+            break
+        except OperationalError:
+            # A locked or briefly unavailable database: the update is not confirmed again, so wait and retry.
+            await session.rollback()
+            if attempt == INGEST_ATTEMPTS - 1:
+                raise
+            log.warning("message %s not stored yet (database busy), retry %s", citizen.external_id, attempt + 1)
+            await asyncio.sleep(0.5 * 2**attempt)
     if result.duplicate:
         log.info(
             "message %s delivered again: already incident %s",
