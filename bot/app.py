@@ -115,6 +115,7 @@ async def run(
     tasks: list[asyncio.Task[None]] = []
     routers: list[APIRouter] = []
     bot: Bot | None = None
+    polling: Dispatcher | None = None
 
     if telegram.token is None:
         log.warning("Telegram: выключен — не задан TELEGRAM_BOT_TOKEN (см. .env.example)")
@@ -151,12 +152,17 @@ async def run(
                 if "admin" not in only:
                     log.warning("Telegram: вебхук принимает админ-сервер, а он в этом процессе не запущен")
             else:
-                polling_bot = bot
+                polling_bot, polling = bot, dispatcher
 
                 async def poll() -> None:
                     log.info("Telegram: приём сообщений через long polling (%s)", telegram.api_base)
+                    # Updates are handled one batch at a time: the next getUpdates confirms a batch only
+                    # after it is stored, so a crash makes Telegram deliver it again (intake is idempotent).
                     await dispatcher.start_polling(
-                        polling_bot, handle_signals=False, allowed_updates=dispatcher.resolve_used_update_types()
+                        polling_bot,
+                        handle_signals=False,
+                        handle_as_tasks=False,
+                        allowed_updates=dispatcher.resolve_used_update_types(),
                     )
 
                 tasks.append(asyncio.create_task(_keep_running("Telegram: приём", poll)))
@@ -181,10 +187,22 @@ async def run(
         server = None
 
     try:
-        await asyncio.gather(*tasks) if tasks else await asyncio.Event().wait()
+        # asyncio.wait, unlike gather, leaves the tasks alone when this coroutine is cancelled,
+        # so that they can be stopped in order below.
+        if tasks:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            for task in done:
+                task.result()
+        else:
+            await asyncio.Event().wait()
     finally:
+        if polling is not None:
+            with contextlib.suppress(RuntimeError):  # raised when polling has not started yet
+                await polling.stop_polling()
         if server is not None:
             server.should_exit = True
+        if tasks:
+            await asyncio.wait(tasks, timeout=5)
         for task in tasks:
             task.cancel()
         for task in tasks:

@@ -13,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.ratelimit import ChatLimiter
 from handlers.delivery import record_failed, record_sent
-from handlers.outbox import Failure, due_items
+from handlers.outbox import Failure, due_items, is_superseded
 from storage.db import SessionPool
 from storage.models import Outbox, OutboxState
 
@@ -99,6 +99,9 @@ class OutboxWorker:
         async with self.session_pool() as session:
             item = await session.get(Outbox, item_id)
             if item is None or item.state != OutboxState.PENDING:
+                return
+            if await is_superseded(session, item):
+                await record_sent(session, item=item, message_ids=[], now=self.clock())
                 return
             try:
                 message_ids = await self.sender.send(session, item, self.clock())

@@ -64,6 +64,21 @@ async def enqueue_card_updates(session: AsyncSession, *, incident_id: int, now: 
         )
 
 
+async def is_superseded(session: AsyncSession, item: Outbox) -> bool:
+    """A card redraw with a newer one queued for the same card need not be sent: the newer one shows it all."""
+    if item.kind != CARD_UPDATE:
+        return False
+    newer = await session.exec(
+        select(Outbox.payload).where(
+            Outbox.incident_id == item.incident_id,
+            Outbox.kind == CARD_UPDATE,
+            Outbox.state == OutboxState.PENDING,
+            col(Outbox.id) > item.id,
+        )
+    )
+    return any(p.get("card_message_id") == item.payload.get("card_message_id") for p in newer)
+
+
 async def due_items(session: AsyncSession, *, platform: str, now: datetime, limit: int) -> list[Outbox]:
     rows = await session.exec(
         select(Outbox)

@@ -31,9 +31,7 @@ class RecordingSession(BaseSession):
     def sent(self, kind: type[TelegramMethod[Any]] = SendMessage) -> list[Any]:
         return [r for r in self.requests if isinstance(r, kind)]
 
-    async def make_request(
-        self, bot: Bot, method: TelegramMethod[Any], timeout: int | None = None
-    ) -> Any:
+    async def make_request(self, bot: Bot, method: TelegramMethod[Any], timeout: int | None = None) -> Any:
         self.requests.append(method)
         for number, (when, failure) in enumerate(self.failures):
             if when(method):

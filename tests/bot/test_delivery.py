@@ -196,3 +196,20 @@ async def test_unchanged_card_edit_counts_as_done(
     clock.advance(seconds=2)
     await worker.tick()
     assert all(i.state == OutboxState.SENT for i in await items(session))
+
+
+async def test_queued_redraws_of_one_card_collapse_into_the_newest(
+    session_pool: SessionPool, session: AsyncSession, clock: Clock
+) -> None:
+    await link(session, 1, 7001)
+    await ingest_message(session, message=citizen("Яма", at=clock()), now=clock())
+    worker, api = make_worker(session_pool, clock)
+    await worker.tick()
+    for _ in range(3):
+        await outbox.enqueue_card_updates(session, incident_id=1, now=clock())
+        await session.commit()
+    for _ in range(3):
+        clock.advance(seconds=2)
+        await worker.tick()
+    assert len(api.sent(EditMessageText)) == 1
+    assert all(i.state == OutboxState.SENT for i in await items(session))

@@ -7,6 +7,7 @@ from html import escape
 
 from aiogram import F, Router
 from aiogram.enums import ParseMode
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, ForceReply, InaccessibleMessage, Message
@@ -90,7 +91,14 @@ async def on_sector(
     view = await view_incident(session, callback_data.incident_id)
     if isinstance(query.message, Message):
         # The worker redraws the card text; put the normal buttons back at once.
-        await query.message.edit_reply_markup(reply_markup=card_keyboard(callback_data.incident_id, incident.status))
+        try:
+            await query.message.edit_reply_markup(
+                reply_markup=card_keyboard(callback_data.incident_id, incident.status)
+            )
+        except TelegramBadRequest as error:
+            # The worker's redraw (with these very buttons) may have come first: the card is already right.
+            if "message is not modified" not in error.message:
+                raise
     await query.answer(texts.DONE_REASSIGNED.format(sector=view.sector.title if view.sector else "—"))
 
 

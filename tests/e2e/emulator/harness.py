@@ -431,11 +431,12 @@ class BotApiEmulator:
         user: User,
         text: str,
         *,
+        reply_to: Message | None = None,
         extra: dict[str, Any] | None = None,
         token: str | None = None,
     ) -> Message:
-        """`user` writes `text` to the bot in private; return the Message as the bot receives it."""
-        message = self.build_message(Chat.private(user), user, text, extra=extra)
+        """`user` writes `text` to the bot in private, optionally replying to `reply_to`; return the Message."""
+        message = self.build_message(Chat.private(user), user, text, reply_to=reply_to, extra=extra)
         return await self._send_user_message(message, token)
 
     async def send_group(
@@ -547,7 +548,7 @@ class BotApiEmulator:
         chat_id: int,
         predicate: Callable[[Message], bool] | None = None,
         # A deadline of its own (not asyncio.timeout) so the failure can list what the bot did send.
-        timeout: float = 5.0,  # noqa: ASYNC109
+        timeout: float = 5.0,
         *,
         text: str | None = None,
         contains: str | None = None,
