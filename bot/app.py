@@ -133,9 +133,7 @@ async def run(
             tasks.append(asyncio.create_task(_keep_running("Telegram: доставка", worker.run)))
         if "telegram" in only:
             if telegram.mode == "webhook":
-                secret = (
-                    telegram.webhook_secret.get_secret_value() if telegram.webhook_secret else secrets.token_urlsafe(32)
-                )
+                secret = telegram.secret or secrets.token_urlsafe(32)
                 if not telegram.webhook_url:
                     raise SystemExit("TELEGRAM_MODE=webhook требует TELEGRAM_WEBHOOK_URL (публичный адрес сервера)")
                 routers.append(create_webhook_router(bot=bot, dispatcher=dispatcher, secret=secret))

@@ -16,7 +16,15 @@ from typing import Any, TypeVar
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.telegram.settings import TelegramSettings
-from handlers.directory import create_invite, list_sources, list_staff, seed_directory, set_staff_chat, watch_chat
+from handlers.directory import (
+    create_invite,
+    list_sources,
+    list_staff,
+    seed_directory,
+    set_source_ack,
+    set_staff_chat,
+    watch_chat,
+)
 from handlers.errors import DomainError
 from handlers.users import create_user
 from handlers.vocab import ROLE_TITLES, SOURCE_KIND_TITLES
@@ -125,7 +133,8 @@ def cmd_chats_list(_args: argparse.Namespace, database: DatabaseSettings) -> Non
     for source in _with_session(database, list_sources):
         state = "" if source.active else " (не отслеживается)"
         kind = SOURCE_KIND_TITLES.get(source.kind, source.kind)
-        _out(f"{source.id:>3}  {source.platform:<8}  {source.external_id:<16}  {kind}  «{source.title}»{state}")
+        ack = "автоответ" if source.ack else "без автоответа"
+        _out(f"{source.id:>3}  {source.platform:<8}  {source.external_id:<16}  {kind}  «{source.title}»  {ack}{state}")
 
 
 def cmd_chats_watch(args: argparse.Namespace, database: DatabaseSettings) -> None:
@@ -136,6 +145,12 @@ def cmd_chats_watch(args: argparse.Namespace, database: DatabaseSettings) -> Non
 
     result = _with_session(database, work)
     _out(f"чат {args.chat_id} отслеживается: {SOURCE_KIND_TITLES[kind]}{'' if result.created else ' (обновлён)'}")
+
+
+def cmd_chats_ack(args: argparse.Namespace, database: DatabaseSettings) -> None:
+    on = args.state == "on"
+    source = _with_session(database, lambda s: set_source_ack(s, source_id=args.source_id, ack=on))
+    _out(f"источник {source.id}: автоответ с номером обращения {'включён' if on else 'выключен'}")
 
 
 def cmd_chats_staff(args: argparse.Namespace, database: DatabaseSettings) -> None:
@@ -176,6 +191,10 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--comments", action="store_true", help="это группа обсуждения официального канала")
     watch.add_argument("--title", help="название для карточек")
     watch.set_defaults(func=cmd_chats_watch)
+    ack = chats.add_parser("ack", help="автоответ жителю с номером обращения для источника (номер из `chats list`)")
+    ack.add_argument("source_id", type=int)
+    ack.add_argument("state", choices=["on", "off"])
+    ack.set_defaults(func=cmd_chats_ack)
     staff_chat = chats.add_parser("staff", help="назначить служебный чат МЦУ")
     staff_chat.add_argument("chat_id", type=int)
     staff_chat.set_defaults(func=cmd_chats_staff)
@@ -190,6 +209,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     # Every sweep would log twice a minute at INFO; its own lines say what matters.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    if args.command not in ("run", "db"):
+        # Commands that print a listing or a link keep the terminal free of migration chatter.
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     database = DatabaseSettings()
     upgrade(database.database_url)
     try:

@@ -179,7 +179,6 @@ async def watch_chat(
     source.title = title
     source.username = username
     source.active = True
-    source.ack = False
     session.add(source)
     await session.commit()
     return WatchResult(source=source, created=created)
@@ -198,3 +197,14 @@ async def unwatch_chat(session: AsyncSession, *, staff: Staff, chat_id: int) -> 
 
 async def list_sources(session: AsyncSession) -> list[Source]:
     return list(await session.exec(select(Source).order_by(col(Source.id))))
+
+
+async def set_source_ack(session: AsyncSession, *, source_id: int, ack: bool) -> Source:
+    """Whether citizens of this source get an automatic reply with their incident number."""
+    source = await session.get(Source, source_id)
+    if source is None:
+        raise NotFound(f"Источник с номером {source_id} не найден.")
+    source.ack = ack
+    session.add(source)
+    await session.commit()
+    return source

@@ -24,3 +24,9 @@ class TelegramSettings(BaseSettings):
     def token(self) -> str | None:
         value = self.bot_token.get_secret_value().strip() if self.bot_token else ""
         return value or None
+
+    @property
+    def secret(self) -> str | None:
+        """The webhook secret; an empty value in .env means none was set."""
+        value = self.webhook_secret.get_secret_value().strip() if self.webhook_secret else ""
+        return value or None

@@ -18,6 +18,8 @@ MAX_BODY = 1_000_000
 
 
 def create_webhook_router(*, bot: Bot, dispatcher: Dispatcher, secret: str) -> APIRouter:
+    if not secret:
+        raise ValueError("the Telegram webhook needs a non-empty secret token")
     router = APIRouter(tags=["webhooks"])
 
     @router.post(PATH, include_in_schema=False)

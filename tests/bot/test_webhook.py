@@ -6,10 +6,12 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from aiogram import Dispatcher
 from fastapi import FastAPI
 from sqlmodel import select
 
 from bot.app import create_dispatcher
+from bot.telegram.settings import TelegramSettings
 from bot.telegram.webhook import PATH, create_webhook_router
 from storage.db import SessionPool
 from storage.models import Incident
@@ -59,3 +61,11 @@ async def test_update_is_taken_once_and_garbage_is_harmless(
     async with session_pool() as session:
         incidents = list(await session.exec(select(Incident)))
     assert len(incidents) == 1 and incidents[0].sector_code == "energy"
+
+
+def test_empty_secret_is_never_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TELEGRAM_WEBHOOK_SECRET", "  ")
+    assert TelegramSettings(_env_file=None).secret is None
+    bot, _api = make_bot()
+    with pytest.raises(ValueError):
+        create_webhook_router(bot=bot, dispatcher=Dispatcher(), secret="")
