@@ -21,17 +21,27 @@ from fastapi import APIRouter
 from admin.app import create_app
 from admin.settings import AdminSettings
 from bot.cli import COMPONENTS
-from bot.ratelimit import telegram_limiter
+from bot.ratelimit import ChatLimiter, telegram_limiter, vk_limiter
 from bot.telegram.delivery import TelegramSender
 from bot.telegram.middleware import ContextMiddleware
 from bot.telegram.routers import create_routers
 from bot.telegram.settings import TelegramSettings
 from bot.telegram.webhook import PATH as WEBHOOK_PATH
 from bot.telegram.webhook import create_webhook_router
-from bot.worker import OutboxWorker
+from bot.vk.callback import PATH as CALLBACK_PATH
+from bot.vk.callback import InboxProcessor, create_callback_router
+from bot.vk.client import VkClient
+from bot.vk.delivery import VkClients, VkSender
+from bot.vk.intake import NameCache, VkIntake
+from bot.vk.longpoll import LongPoll
+from bot.vk.poller import WallPoller
+from bot.vk.settings import VkSettings
+from bot.worker import OutboxWorker, Sender
 from handlers.directory import seed_directory
-from schedules.jobs import create_scheduler
+from handlers.sources import register_vk_source
+from schedules.jobs import Periodic, create_scheduler
 from storage.db import DatabaseSettings, SessionPool, create_engine, create_session_pool
+from storage.models import SourceKind
 
 log = logging.getLogger(__name__)
 
@@ -90,125 +100,191 @@ async def _keep_running(name: str, start: Callable[[], Coroutine[Any, Any, None]
             delay = min(delay * 2, 60)
 
 
+@dataclass
+class Runtime:
+    """What the started components leave for the main loop: tasks to watch, routes, jobs, things to close."""
+
+    session_pool: SessionPool
+    clock: Callable[[], datetime]
+    only: set[str]
+    wakeup: Wakeup = field(default_factory=Wakeup)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    routers: list[APIRouter] = field(default_factory=list)
+    periodic: list[Periodic] = field(default_factory=list)
+    polling: tuple[Dispatcher, Bot] | None = None
+    closers: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
+
+    def keep(self, name: str, start: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        self.tasks.append(asyncio.create_task(_keep_running(name, start)))
+
+    def deliver(self, sender: Sender, limiter: ChatLimiter, name: str) -> None:
+        if "worker" not in self.only:
+            return
+        worker = OutboxWorker(session_pool=self.session_pool, sender=sender, limiter=limiter, clock=self.clock)
+        self.wakeup.callbacks.append(worker.wake)
+        self.keep(name, worker.run)
+
+
+def start_telegram(rt: Runtime, telegram: TelegramSettings, admin: AdminSettings) -> None:
+    if telegram.token is None:
+        log.warning("Telegram: выключен — не задан TELEGRAM_BOT_TOKEN (см. .env.example)")
+        return
+    bot = create_bot(telegram)
+    rt.closers.append(bot.session.close)
+    dispatcher = create_dispatcher(session_pool=rt.session_pool, clock=rt.clock, wakeup=rt.wakeup)
+    rt.deliver(TelegramSender(bot, admin_url=admin.public_url), telegram_limiter(), "Telegram: доставка")
+    if "telegram" not in rt.only:
+        return
+    if telegram.mode == "webhook":
+        secret = telegram.secret or secrets.token_urlsafe(32)
+        if not telegram.webhook_url:
+            raise SystemExit("TELEGRAM_MODE=webhook требует TELEGRAM_WEBHOOK_URL (публичный адрес сервера)")
+        rt.routers.append(create_webhook_router(bot=bot, dispatcher=dispatcher, secret=secret))
+        url = telegram.webhook_url.rstrip("/") + WEBHOOK_PATH
+
+        async def set_webhook() -> None:
+            await bot.set_webhook(url, secret_token=secret, allowed_updates=dispatcher.resolve_used_update_types())
+            log.info("Telegram: приём через вебхук %s", url)
+
+        rt.keep("Telegram: вебхук", set_webhook)
+        if "admin" not in rt.only:
+            log.warning("Telegram: вебхук принимает админ-сервер, а он в этом процессе не запущен")
+        return
+    rt.polling = (dispatcher, bot)
+
+    async def poll() -> None:
+        log.info("Telegram: приём сообщений через long polling (%s)", telegram.api_base)
+        # Updates are handled one batch at a time: the next getUpdates confirms a batch only
+        # after it is stored, so a crash makes Telegram deliver it again (intake is idempotent).
+        await dispatcher.start_polling(
+            bot,
+            handle_signals=False,
+            handle_as_tasks=False,
+            allowed_updates=dispatcher.resolve_used_update_types(),
+        )
+
+    rt.keep("Telegram: приём", poll)
+
+
+async def start_vk(rt: Runtime, vk: VkSettings) -> None:
+    community_token, user_token = vk.community, vk.user
+    if community_token is None and user_token is None:
+        log.warning("VK: выключен — не заданы VK_COMMUNITY_TOKEN и VK_USER_TOKEN (см. .env.example)")
+        return
+    community = VkClient(community_token, api_base=vk.api_base, group=True) if community_token else None
+    user = VkClient(user_token, api_base=vk.api_base, group=False) if user_token else None
+    async with rt.session_pool() as session:
+        if community is not None and vk.community_id:
+            group = await register_vk_source(session, kind=SourceKind.VK_COMMUNITY, owner_id=vk.community_id)
+        else:
+            group = None
+        if user is not None and vk.page_id:
+            await register_vk_source(session, kind=SourceKind.VK_USER_PAGE, owner_id=vk.page_id)
+    intake = VkIntake(
+        session_pool=rt.session_pool, clock=rt.clock, wakeup=rt.wakeup, names=NameCache(community or user)
+    )
+    rt.deliver(
+        VkSender(VkClients(community=community, user=user, community_id=vk.community_id)), vk_limiter(), "VK: доставка"
+    )
+    if "vk" not in rt.only:
+        return
+    if community is None or group is None or group.id is None:
+        log.warning("VK: сообщество не подключено — нужны VK_COMMUNITY_ID и VK_COMMUNITY_TOKEN")
+    elif vk.mode == "callback":
+        processor = InboxProcessor(session_pool=rt.session_pool, intake=intake, clock=rt.clock)
+        rt.routers.append(
+            create_callback_router(
+                group_id=int(group.external_id),
+                confirmation=vk.callback_confirmation,
+                secret=vk.secret,
+                session_pool=rt.session_pool,
+                processor=processor,
+                clock=rt.clock,
+            )
+        )
+        rt.periodic.append(Periodic("vk_inbox", processor.process_pending, 30))
+        log.info("VK: приём событий сообщества %s через Callback API (%s)", group.external_id, CALLBACK_PATH)
+    else:
+        longpoll = LongPoll(
+            client=community,
+            intake=intake,
+            session_pool=rt.session_pool,
+            clock=rt.clock,
+            source_id=group.id,
+            group_id=int(group.external_id),
+            wait=vk.longpoll_wait,
+        )
+        rt.keep("VK: Long Poll", longpoll.run)
+    poller = WallPoller(client=user, intake=intake, session_pool=rt.session_pool, clock=rt.clock, posts=vk.poll_posts)
+    rt.periodic.append(Periodic("vk_walls", poller.poll_all, vk.poll_seconds))
+    log.info("VK: страницы и паблики проверяются каждые %.0f с", vk.poll_seconds)
+
+
 async def run(
     *,
     only: set[str] | None = None,
     database: DatabaseSettings | None = None,
     telegram: TelegramSettings | None = None,
+    vk: VkSettings | None = None,
     admin: AdminSettings | None = None,
     clock: Callable[[], datetime] = utc_now,
     reminder_sweep_seconds: float = 30,
 ) -> None:
     """Start every requested component in this process and run until cancelled."""
-    only = set(COMPONENTS) if only is None else only
-    database = database or DatabaseSettings()
-    telegram = telegram or TelegramSettings()
     admin = admin or AdminSettings()
-
-    engine = create_engine(database.database_url)
-    session_pool = create_session_pool(engine)
-    async with session_pool() as session:
+    engine = create_engine((database or DatabaseSettings()).database_url)
+    rt = Runtime(session_pool=create_session_pool(engine), clock=clock, only=set(COMPONENTS) if only is None else only)
+    async with rt.session_pool() as session:
         if await seed_directory(session):
             log.info("справочник заполнен по приложению 2 постановления о МЦУ")
 
-    wakeup = Wakeup()
-    tasks: list[asyncio.Task[None]] = []
-    routers: list[APIRouter] = []
-    bot: Bot | None = None
-    polling: Dispatcher | None = None
+    start_telegram(rt, telegram or TelegramSettings(), admin)
+    await start_vk(rt, vk or VkSettings())
 
-    if telegram.token is None:
-        log.warning("Telegram: выключен — не задан TELEGRAM_BOT_TOKEN (см. .env.example)")
-    else:
-        bot = create_bot(telegram)
-        dispatcher = create_dispatcher(session_pool=session_pool, clock=clock, wakeup=wakeup)
-        if "worker" in only:
-            worker = OutboxWorker(
-                session_pool=session_pool,
-                sender=TelegramSender(bot, admin_url=admin.public_url),
-                limiter=telegram_limiter(),
-                clock=clock,
-            )
-            wakeup.callbacks.append(worker.wake)
-            tasks.append(asyncio.create_task(_keep_running("Telegram: доставка", worker.run)))
-        if "telegram" in only:
-            if telegram.mode == "webhook":
-                secret = telegram.secret or secrets.token_urlsafe(32)
-                if not telegram.webhook_url:
-                    raise SystemExit("TELEGRAM_MODE=webhook требует TELEGRAM_WEBHOOK_URL (публичный адрес сервера)")
-                routers.append(create_webhook_router(bot=bot, dispatcher=dispatcher, secret=secret))
-                url = telegram.webhook_url.rstrip("/") + WEBHOOK_PATH
-                webhook_bot = bot
-
-                async def set_webhook() -> None:
-                    await webhook_bot.set_webhook(
-                        url, secret_token=secret, allowed_updates=dispatcher.resolve_used_update_types()
-                    )
-                    log.info("Telegram: приём через вебхук %s", url)
-
-                tasks.append(asyncio.create_task(_keep_running("Telegram: вебхук", set_webhook)))
-                if "admin" not in only:
-                    log.warning("Telegram: вебхук принимает админ-сервер, а он в этом процессе не запущен")
-            else:
-                polling_bot, polling = bot, dispatcher
-
-                async def poll() -> None:
-                    log.info("Telegram: приём сообщений через long polling (%s)", telegram.api_base)
-                    # Updates are handled one batch at a time: the next getUpdates confirms a batch only
-                    # after it is stored, so a crash makes Telegram deliver it again (intake is idempotent).
-                    await dispatcher.start_polling(
-                        polling_bot,
-                        handle_signals=False,
-                        handle_as_tasks=False,
-                        allowed_updates=dispatcher.resolve_used_update_types(),
-                    )
-
-                tasks.append(asyncio.create_task(_keep_running("Telegram: приём", poll)))
-
-    if "scheduler" in only:
+    scheduler = None
+    if "scheduler" in rt.only:
         scheduler = create_scheduler(
-            session_pool=session_pool, clock=clock, wakeup=wakeup, sweep_seconds=reminder_sweep_seconds
+            session_pool=rt.session_pool,
+            clock=clock,
+            wakeup=rt.wakeup,
+            sweep_seconds=reminder_sweep_seconds,
+            periodic=rt.periodic,
         )
         scheduler.start()
         log.info("планировщик: напоминания проверяются каждые %s с", reminder_sweep_seconds)
-    else:
-        scheduler = None
 
-    if "admin" in only:
-        app = create_app(session_pool=session_pool, settings=admin, clock=clock, routers=routers)
-        config = uvicorn.Config(app, host=admin.host, port=admin.port, log_level="info", lifespan="off")
-        server = _Server(config)
-        tasks.append(asyncio.create_task(server.serve()))
+    server = None
+    if "admin" in rt.only:
+        app = create_app(session_pool=rt.session_pool, settings=admin, clock=clock, routers=rt.routers)
+        server = _Server(uvicorn.Config(app, host=admin.host, port=admin.port, log_level="info", lifespan="off"))
+        rt.tasks.append(asyncio.create_task(server.serve()))
         log.info("админка: http://%s:%s (проверка: /healthz)", admin.host, admin.port)
-
-    else:
-        server = None
 
     try:
         # asyncio.wait, unlike gather, leaves the tasks alone when this coroutine is cancelled,
         # so that they can be stopped in order below.
-        if tasks:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        if rt.tasks:
+            done, _ = await asyncio.wait(rt.tasks, return_when=asyncio.FIRST_EXCEPTION)
             for task in done:
                 task.result()
         else:
             await asyncio.Event().wait()
     finally:
-        if polling is not None:
+        if rt.polling is not None:
             with contextlib.suppress(RuntimeError):  # raised when polling has not started yet
-                await polling.stop_polling()
+                await rt.polling[0].stop_polling()
         if server is not None:
             server.should_exit = True
-        if tasks:
-            await asyncio.wait(tasks, timeout=5)
-        for task in tasks:
+        if rt.tasks:
+            await asyncio.wait(rt.tasks, timeout=5)
+        for task in rt.tasks:
             task.cancel()
-        for task in tasks:
+        for task in rt.tasks:
             with contextlib.suppress(BaseException):
                 await task
         if scheduler is not None:
             scheduler.shutdown(wait=False)
-        if bot is not None:
-            await bot.session.close()
+        for close in rt.closers:
+            await close()
         await engine.dispose()
         log.info("остановлено")

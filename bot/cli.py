@@ -26,6 +26,7 @@ from handlers.directory import (
     watch_chat,
 )
 from handlers.errors import DomainError
+from handlers.sources import register_vk_source
 from handlers.users import create_user
 from handlers.vocab import ROLE_TITLES, SOURCE_KIND_TITLES
 from storage.db import DatabaseSettings, create_engine, create_session_pool
@@ -34,7 +35,7 @@ from storage.models import Role, SourceKind
 
 log = logging.getLogger("mcu")
 # aiogram takes seconds to import: only the commands that talk to Telegram load it.
-COMPONENTS = ("telegram", "worker", "scheduler", "admin")
+COMPONENTS = ("telegram", "vk", "worker", "scheduler", "admin")
 T = TypeVar("T")
 
 
@@ -153,6 +154,23 @@ def cmd_chats_ack(args: argparse.Namespace, database: DatabaseSettings) -> None:
     _out(f"источник {source.id}: автоответ с номером обращения {'включён' if on else 'выключен'}")
 
 
+def cmd_vk_add(args: argparse.Namespace, database: DatabaseSettings) -> None:
+    kind = {
+        "community": SourceKind.VK_COMMUNITY,
+        "page": SourceKind.VK_USER_PAGE,
+        "public": SourceKind.VK_WATCHED_PUBLIC,
+    }[args.vk_command]
+    keywords = "\n".join(k.strip() for k in (args.keywords or "").split(",") if k.strip())
+
+    async def work(session: AsyncSession) -> Any:
+        return await register_vk_source(
+            session, kind=kind, owner_id=args.owner_id, title=args.title or "", keywords=keywords
+        )
+
+    source = _with_session(database, work)
+    _out(f"источник {source.id}: {SOURCE_KIND_TITLES[kind]} {source.external_id} отслеживается")
+
+
 def cmd_chats_staff(args: argparse.Namespace, database: DatabaseSettings) -> None:
     _with_session(database, lambda s: set_staff_chat(s, staff=None, chat_id=args.chat_id))
     _out(f"служебный чат МЦУ: {args.chat_id}")
@@ -198,6 +216,18 @@ def build_parser() -> argparse.ArgumentParser:
     staff_chat = chats.add_parser("staff", help="назначить служебный чат МЦУ")
     staff_chat.add_argument("chat_id", type=int)
     staff_chat.set_defaults(func=cmd_chats_staff)
+    vk = commands.add_parser("vk", help="источники VK").add_subparsers(dest="vk_command", required=True)
+    for name, title, owner in (
+        ("community", "сообщество администрации", "номер сообщества (положительный)"),
+        ("page", "страница главы района", "id пользователя"),
+        ("public", "местный паблик или группа", "id владельца стены (у сообществ — с минусом)"),
+    ):
+        add = vk.add_parser(name, help=f"отслеживать: {title}")
+        add.add_argument("owner_id", type=int, help=owner)
+        add.add_argument("--title", help="название для карточек")
+        if name == "public":
+            add.add_argument("--keywords", help="слова через запятую: брать только сообщения, где они есть")
+        add.set_defaults(func=cmd_vk_add, keywords=None)
     return parser
 
 

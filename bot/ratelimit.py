@@ -74,3 +74,13 @@ def telegram_limiter(clock: Callable[[], float] = time.monotonic) -> ChatLimiter
         return TokenBucket(rate=1.0, capacity=1)
 
     return ChatLimiter(global_bucket=TokenBucket(rate=30.0, capacity=30), chat_bucket=per_chat, clock=clock)
+
+
+def vk_limiter(clock: Callable[[], float] = time.monotonic) -> ChatLimiter:
+    """VK: vk-api already keeps each token's rate (20/s community, 3/s user); one message a second per place
+    keeps a burst of answers under one post from looking like spam."""
+    return ChatLimiter(
+        global_bucket=TokenBucket(rate=15.0, capacity=15),
+        chat_bucket=lambda _chat: TokenBucket(rate=1.0, capacity=3),
+        clock=clock,
+    )

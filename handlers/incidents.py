@@ -242,7 +242,14 @@ async def _ingest(session: AsyncSession, *, message: CitizenMessage, now: dateti
     for chat in await _recipients(session, incident):
         outbox.enqueue(session, kind=outbox.CARD, chat_id=chat, incident_id=incident.id, now=now)
     if source.ack and source.can_reply:
-        outbox.enqueue(session, kind=outbox.ACK, chat_id=message.chat_id, incident_id=incident.id, now=now)
+        outbox.enqueue(
+            session,
+            kind=outbox.ACK,
+            platform=source.platform,
+            chat_id=message.chat_id,
+            incident_id=incident.id,
+            now=now,
+        )
     await session.commit()
     log.info("incident %s from %s routed to %s", incident.id, source.kind, incident.sector_code)
     return IngestResult(incident=incident, created=True)
@@ -293,18 +300,7 @@ async def edit_message(
     session: AsyncSession, *, platform_source_id: str, platform: str, external_id: str, text: str, now: datetime
 ) -> Incident | None:
     """A citizen edited a message already logged: keep the new text, note the old one in the timeline."""
-    row = (
-        await session.exec(
-            select(IncidentMessage, Incident)
-            .join(Source, col(Source.id) == IncidentMessage.source_id)
-            .join(Incident, col(Incident.id) == IncidentMessage.incident_id)
-            .where(
-                Source.platform == platform,
-                Source.external_id == platform_source_id,
-                IncidentMessage.external_ref == external_id,
-            )
-        )
-    ).first()
+    row = await _message_row(session, platform=platform, platform_source_id=platform_source_id, external_id=external_id)
     if row is None:
         return None
     item, incident = row
@@ -320,6 +316,41 @@ async def edit_message(
     await outbox.enqueue_card_updates(session, incident_id=incident.id, now=now)
     await session.commit()
     return incident
+
+
+async def delete_message(
+    session: AsyncSession, *, platform_source_id: str, platform: str, external_id: str, now: datetime
+) -> Incident | None:
+    """A citizen deleted a logged message: note it; the text stays, the incident is not lost."""
+    row = await _message_row(session, platform=platform, platform_source_id=platform_source_id, external_id=external_id)
+    if row is None:
+        return None
+    item, incident = row
+    if item.deleted_at is None:
+        item.deleted_at = now
+        session.add_all([item, _event(incident, "deleted", now, message_id=item.id)])
+        assert incident.id is not None
+        await outbox.enqueue_card_updates(session, incident_id=incident.id, now=now)
+        await session.commit()
+    return incident
+
+
+async def _message_row(
+    session: AsyncSession, *, platform: str, platform_source_id: str, external_id: str
+) -> tuple[IncidentMessage, Incident] | None:
+    row = (
+        await session.exec(
+            select(IncidentMessage, Incident)
+            .join(Source, col(Source.id) == IncidentMessage.source_id)
+            .join(Incident, col(Incident.id) == IncidentMessage.incident_id)
+            .where(
+                Source.platform == platform,
+                Source.external_id == platform_source_id,
+                IncidentMessage.external_ref == external_id,
+            )
+        )
+    ).first()
+    return (row[0], row[1]) if row is not None else None
 
 
 async def _load(session: AsyncSession, incident_id: int) -> Incident:

@@ -20,6 +20,7 @@ FOLLOWUP = "followup"  # show a citizen's follow-up to the assignee (payload: me
 REMINDER = "reminder"  # the deadline is near
 ESCALATION = "escalation"  # the deadline has passed
 REPLY_FAILED = "reply_failed"  # an answer could not be published
+SOURCE_FAILED = "source_failed"  # a monitored source stopped (payload: source_id)
 
 MAX_ATTEMPTS = 12
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -23,12 +25,29 @@ async def sweep_reminders(session_pool: SessionPool, clock: Callable[[], datetim
     return sent
 
 
+@dataclass(frozen=True)
+class Periodic:
+    """A job an adapter brings (VK polling, the callback inbox sweep): run every `seconds`, never two at once."""
+
+    name: str
+    run: Callable[[], Awaitable[Any]]
+    seconds: float
+
+
+async def _logged(job: Periodic) -> None:
+    try:
+        await job.run()
+    except Exception:
+        log.exception("job %s failed; it runs again next time", job.name)
+
+
 def create_scheduler(
     *,
     session_pool: SessionPool,
     clock: Callable[[], datetime],
     wakeup: Callable[[], None],
     sweep_seconds: float = 30,
+    periodic: list[Periodic] | None = None,
 ) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone="UTC")
     scheduler.add_job(
@@ -43,4 +62,16 @@ def create_scheduler(
         misfire_grace_time=None,
         next_run_time=clock(),
     )
+    for job in periodic or []:
+        scheduler.add_job(
+            _logged,
+            "interval",
+            seconds=job.seconds,
+            args=[job],
+            id=job.name,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=None,
+            next_run_time=clock(),
+        )
     return scheduler

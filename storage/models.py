@@ -131,6 +131,11 @@ class Source(SQLModel, table=True):
     can_reply: bool = True
     ack: bool = False
     active: bool = True
+    # For watched publics: one keyword stem per line; when set, only messages that mention one are taken.
+    keywords: str = Field(default="", sa_type=Text)
+    # Why the source stopped (a revoked token, no access); None while it works.
+    error: str | None = Field(default=None, sa_type=Text)
+    error_at: datetime | None = _ts()
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
@@ -308,3 +313,27 @@ class UserSession(SQLModel, table=True):
     user_id: int = Field(foreign_key="app_user.id", index=True)
     created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+
+
+class Cursor(SQLModel, table=True):
+    """How far a polled source has been read (VK long poll `ts`, the last comment seen under a post)."""
+
+    source_id: int = Field(foreign_key="source.id", primary_key=True)
+    key: str = Field(primary_key=True)
+    value: str
+    updated_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+
+
+class Inbox(SQLModel, table=True):
+    """Platform events acknowledged before processing (VK Callback API): kept until processed, never lost."""
+
+    __table_args__ = (UniqueConstraint("platform", "event_id"), Index("ix_inbox_pending", "processed_at"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str
+    event_id: str
+    payload: dict[str, Any] = _json()
+    received_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    processed_at: datetime | None = _ts()
+    attempts: int = 0
+    error: str | None = Field(default=None, sa_type=Text)

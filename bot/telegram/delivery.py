@@ -18,11 +18,12 @@ from aiogram.types import LinkPreviewOptions, ReplyParameters
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.telegram import texts
-from bot.telegram.render import render_card, render_notice, split_message
+from bot.telegram.render import render_card, render_notice, render_source_failed
+from bot.textsplit import split_message
 from bot.worker import DeliveryFailed
 from handlers import outbox
 from handlers.incidents import view_incident
-from storage.models import IncidentMessage, Outbox, Reply
+from storage.models import IncidentMessage, Outbox, Reply, Source
 
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
@@ -50,6 +51,11 @@ class TelegramSender:
 
     async def _send(self, session: AsyncSession, item: Outbox, now: datetime) -> list[str]:
         chat = int(item.chat_id)
+        if item.kind == outbox.SOURCE_FAILED:
+            source = await session.get(Source, int(item.payload["source_id"]))
+            text = render_source_failed(source) if source else ""
+            sent = await self.bot.send_message(chat, text, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW)
+            return [str(sent.message_id)]
         assert item.incident_id is not None
         view = await view_incident(session, item.incident_id)
         if item.kind == outbox.CARD:

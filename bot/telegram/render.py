@@ -12,12 +12,12 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.telegram import texts
+from bot.textsplit import clip
 from handlers.incidents import IncidentView
 from handlers.vocab import ROLE_TITLES, SOURCE_KIND_TITLES, STATUS_TITLES
-from storage.models import Sector, Staff, Status
+from storage.models import Sector, Source, Staff, Status
 
 TZ = ZoneInfo("Europe/Moscow")
-LIMIT = 4096  # Telegram's limit for one message, in UTF-16 code units of the visible text
 CARD_TEXT_BUDGET = 3000  # room for the citizen's words on a card; the rest of the card is short
 
 
@@ -33,39 +33,6 @@ class SectorCb(CallbackData, prefix="s"):
 
 class DraftCb(CallbackData, prefix="d"):
     action: str  # publish, edit, cancel
-
-
-def utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
-
-
-def clip(text: str, budget: int) -> tuple[str, bool]:
-    """Cut the text to `budget` UTF-16 units, on a word boundary when one is near."""
-    if utf16_len(text) <= budget:
-        return text, False
-    cut = text[:budget]
-    while utf16_len(cut) > budget:
-        cut = cut[:-1]
-    space = cut.rfind(" ", max(0, len(cut) - 200))
-    return (cut[:space] if space > 0 else cut).rstrip(), True
-
-
-def split_message(text: str, limit: int = LIMIT) -> list[str]:
-    """Split a long plain text into messages Telegram accepts, at paragraph, line or word ends."""
-    parts: list[str] = []
-    rest = text
-    while utf16_len(rest) > limit:
-        head, _ = clip(rest, limit)
-        for sep in ("\n\n", "\n", " "):
-            at = head.rfind(sep)
-            if at > limit // 2:
-                head = head[:at]
-                break
-        parts.append(head.rstrip())
-        rest = rest[len(head) :].lstrip()
-    if rest or not parts:
-        parts.append(rest)
-    return parts
 
 
 def when(moment: datetime | None) -> str:
@@ -206,3 +173,9 @@ def render_notice(kind: str, view: IncidentView, *, payload: dict[str, Any], ext
     if kind == "reply_failed":
         return texts.NOTICE_REPLY_FAILED.format(number=number, error=escape(extra or ""))
     raise ValueError(f"unknown notice kind {kind}")
+
+
+def render_source_failed(source: Source) -> str:
+    kind = SOURCE_KIND_TITLES.get(source.kind, source.kind)
+    title = f"{kind} «{source.title}»" if source.title else f"{kind} {source.external_id}"
+    return texts.NOTICE_SOURCE_FAILED.format(source=escape(title), error=escape(source.error or ""))
