@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from bot.telegram.render import card_keyboard, clip, quote, split_message, utf16_len
+from bot.telegram.render import card_keyboard, quote
+from bot.textsplit import clip, split_message, utf16_len
 
 
 def test_split_keeps_every_word_and_respects_the_limit() -> None:
