@@ -241,7 +241,7 @@ async def _ingest(session: AsyncSession, *, message: CitizenMessage, now: dateti
     session.add_all(plan_deadline(incident))
     for chat in await _recipients(session, incident):
         outbox.enqueue(session, kind=outbox.CARD, chat_id=chat, incident_id=incident.id, now=now)
-    if source.ack and source.can_reply:
+    if _acknowledge(source, message):
         outbox.enqueue(
             session,
             kind=outbox.ACK,
@@ -253,6 +253,14 @@ async def _ingest(session: AsyncSession, *, message: CitizenMessage, now: dateti
     await session.commit()
     log.info("incident %s from %s routed to %s", incident.id, source.kind, incident.sector_code)
     return IngestResult(incident=incident, created=True)
+
+
+def _acknowledge(source: Source, message: CitizenMessage) -> bool:
+    """Tell the citizen the number? A source's switch decides; in the VK community, which has both dialogs
+    and wall comments, only dialogs get it: a public comment is not answered by a robot."""
+    if not (source.ack and source.can_reply):
+        return False
+    return message.private or source.kind != SourceKind.VK_COMMUNITY
 
 
 async def _attach_followup(

@@ -51,3 +51,5 @@ class CitizenMessage:
     sent_at: datetime
     attachments: tuple[Attachment, ...] = field(default_factory=tuple)
     permalink: str | None = None
+    # A private dialog (a message to the bot or the community), not a public comment.
+    private: bool = False

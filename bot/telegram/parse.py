@@ -87,4 +87,5 @@ def citizen_message(message: Message, *, bot_id: int) -> CitizenMessage | None:
         sent_at=message.date,
         attachments=attachments_of(message),
         permalink=permalink,
+        private=chat.type == "private",
     )

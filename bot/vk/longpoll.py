@@ -56,7 +56,12 @@ class LongPoll:
     async def _run(self) -> None:
         server = await self._server()
         async with self.session_pool() as session:
-            ts = await get_cursor(session, source_id=self.source_id, key=TS_KEY) or str(server["ts"])
+            ts = await get_cursor(session, source_id=self.source_id, key=TS_KEY)
+            if ts is None:
+                # The first start reads from now; the position is kept at once, so that what comes while
+                # the process is down later is read, not skipped.
+                ts = str(server["ts"])
+                await set_cursor(session, source_id=self.source_id, key=TS_KEY, value=ts, now=self.clock())
         log.info("VK: приём событий сообщества %s через Bots Long Poll (ts %s)", self.group_id, ts)
         delay = 1.0
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.wait + 15)) as http:

@@ -142,6 +142,7 @@ def event_message(event: dict[str, Any], *, names: dict[int, str]) -> CitizenMes
             sent_at=_at(message.get("date")),
             attachments=attachments_of(message.get("attachments")),
             permalink=f"https://vk.com/gim{group_id}?sel={peer_id}",
+            private=True,
         )
     if kind == "message_edit":
         if not obj.get("id") or int(obj.get("from_id") or 0) <= 0:

@@ -18,6 +18,7 @@ from storage.models import Source, SourceKind
 log = logging.getLogger(__name__)
 
 POLLED = (SourceKind.VK_USER_PAGE, SourceKind.VK_WATCHED_PUBLIC)
+PAGE = 100  # wall.getComments' largest page
 
 
 def _flatten(comments: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -65,6 +66,13 @@ class WallPoller:
                 log.warning("VK unavailable while polling %s: %s", source.external_id, error)
         return taken
 
+    @staticmethod
+    def _page(owner: int, post_id: int, offset: int) -> dict[str, Any]:
+        return {
+            "owner_id": owner, "post_id": post_id, "count": PAGE, "offset": offset, "sort": "desc",
+            "thread_items_count": 10,
+        }  # fmt: skip
+
     async def poll(self, source: Source) -> int:
         assert self.client is not None and source.id is not None
         owner = int(source.external_id)
@@ -74,19 +82,20 @@ class WallPoller:
         async with self.session_pool() as session:
             for post in posts:
                 cursors[post["id"]] = int(await get_cursor(session, source_id=source.id, key=f"post{post['id']}") or 0)
-        calls = []
-        for post in posts:
-            params: dict[str, Any] = {
-                "owner_id": owner, "post_id": post["id"], "count": 100, "sort": "asc", "thread_items_count": 10,
-            }  # fmt: skip
-            if cursors[post["id"]]:
-                params["start_comment_id"] = cursors[post["id"]]
-            calls.append(("wall.getComments", params))
+        # Newest first and without start_comment_id, so that a new reply under an older comment is seen too.
+        calls = [("wall.getComments", self._page(owner, post["id"], 0)) for post in posts]
         results = await self.client.execute(calls) if calls else []
         ref = SourceRef(platform=PLATFORM, kind=source.kind, external_id=source.external_id, title=source.title)
         taken = 0
         for post, result in zip(posts, results, strict=False):
-            comments = [c for c in _flatten((result or {}).get("items") or []) if int(c["id"]) > cursors[post["id"]]]
+            top = list((result or {}).get("items") or [])
+            # More new comments than one page holds since the last round: read on until the known ones.
+            while len(top) % PAGE == 0 and top and min(int(c["id"]) for c in top) > cursors[post["id"]]:
+                more = await self.client.call("wall.getComments", **self._page(owner, post["id"], len(top)))
+                if not more.get("items"):
+                    break
+                top.extend(more["items"])
+            comments = [c for c in _flatten(top) if int(c["id"]) > cursors[post["id"]]]
             if not comments:
                 continue
             names = await self.intake.names.resolve([int(c.get("from_id") or 0) for c in comments])
