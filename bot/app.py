@@ -30,7 +30,7 @@ from bot.telegram.webhook import PATH as WEBHOOK_PATH
 from bot.telegram.webhook import create_webhook_router
 from bot.vk.callback import PATH as CALLBACK_PATH
 from bot.vk.callback import InboxProcessor, create_callback_router
-from bot.vk.client import VkClient
+from bot.vk.client import VkClient, VkError, VkUnavailable
 from bot.vk.delivery import VkClients, VkSender
 from bot.vk.intake import NameCache, VkIntake
 from bot.vk.longpoll import LongPoll
@@ -173,9 +173,18 @@ async def start_vk(rt: Runtime, vk: VkSettings) -> None:
         return
     community = VkClient(community_token, api_base=vk.api_base, group=True) if community_token else None
     user = VkClient(user_token, api_base=vk.api_base, group=False) if user_token else None
+    title = ""
+    if community is not None and vk.community_id:
+        try:
+            found = await community.call("groups.getById", group_id=vk.community_id)
+            title = str((found.get("groups") or [{}])[0].get("name", ""))
+        except (VkError, VkUnavailable) as error:
+            log.warning("VK: название сообщества %s не получено: %s", vk.community_id, error)
     async with rt.session_pool() as session:
         if community is not None and vk.community_id:
-            group = await register_vk_source(session, kind=SourceKind.VK_COMMUNITY, owner_id=vk.community_id)
+            group = await register_vk_source(
+                session, kind=SourceKind.VK_COMMUNITY, owner_id=vk.community_id, title=title
+            )
         else:
             group = None
         if user is not None and vk.page_id:

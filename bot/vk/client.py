@@ -59,6 +59,8 @@ class VkClient:
     def __init__(self, token: str, *, api_base: str, group: bool, sleep: float = 1.0) -> None:
         api_class = vk_api.VkApiGroup if group else vk_api.VkApi
         self.api = api_class(token=token, api_version="5.199", session=_RebasedSession(api_base))
+        # vk-api retries error 6 itself every 0.5 s without end; here it backs off like every other retry.
+        self.api.error_handlers.pop(6, None)
         self.group = group
         self.sleep = sleep
 

@@ -297,3 +297,13 @@ async def test_refused_publication_fails_the_answer_and_outage_waits(
     await worker.tick()
     session.expunge_all()
     assert sorted(r.state for r in await session.exec(select(Reply))) == ["failed", "published", "published"]
+
+
+async def test_too_many_requests_backs_off_instead_of_spinning(fake: FakeVk) -> None:
+    client = VkClient(COMMUNITY_TOKEN, api_base=fake.base_url, group=True, sleep=0.2)
+    fake.fail("groups.getById", 6, times=2)
+    answer = await client.call("groups.getById", group_id=GROUP)
+    assert answer["groups"][0]["id"] == GROUP
+    attempts = [c.at for c in fake.calls_of("groups.getById")]
+    # 0.2 s, then 0.4 s: vk-api's own handler would have slept a flat 0.5 s forever.
+    assert len(attempts) == 3 and attempts[2] - attempts[1] > attempts[1] - attempts[0] + 0.1
