@@ -63,51 +63,58 @@ class Change:
     text: str | None  # None for a deletion
 
 
+def _comment(
+    source: SourceRef, obj: dict[str, Any], *, place: str, external_id: str, permalink: str, names: dict[int, str]
+) -> CitizenMessage | None:
+    """A comment under a post, photo, video or topic (`place`); None if a community wrote it (us included)."""
+    from_id = int(obj.get("from_id") or 0)
+    if from_id <= 0 or obj.get("deleted"):
+        return None
+    return CitizenMessage(
+        source=source,
+        external_id=external_id,
+        thread_id=place,
+        chat_id=place,
+        message_id=str(int(obj["id"])),
+        author=author_of(from_id, names),
+        text=plain_text(str(obj.get("text", ""))),
+        sent_at=_at(obj.get("date")),
+        attachments=attachments_of(obj.get("attachments")),
+        permalink=permalink,
+    )
+
+
 def comment_message(
     source: SourceRef, comment: dict[str, Any], *, owner_id: int, post_id: int, names: dict[int, str]
 ) -> CitizenMessage | None:
-    """A wall comment (from an event or from wall.getComments); None if a community wrote it (us included)."""
-    from_id = int(comment.get("from_id") or 0)
-    if from_id <= 0 or comment.get("deleted"):
-        return None
+    """A wall comment, from an event or from wall.getComments."""
     comment_id = int(comment["id"])
-    return CitizenMessage(
-        source=source,
+    return _comment(
+        source,
+        comment,
+        place=f"wall{owner_id}_{post_id}",
         external_id=f"wall{owner_id}_{comment_id}",
-        thread_id=f"wall{owner_id}_{post_id}",
-        chat_id=f"wall{owner_id}_{post_id}",
-        message_id=str(comment_id),
-        author=author_of(from_id, names),
-        text=plain_text(str(comment.get("text", ""))),
-        sent_at=_at(comment.get("date")),
-        attachments=attachments_of(comment.get("attachments")),
         permalink=f"https://vk.com/wall{owner_id}_{post_id}?reply={comment_id}",
+        names=names,
     )
 
 
 def _object_comment(
     source: SourceRef, obj: dict[str, Any], *, kind: str, owner_key: str, item_key: str, names: dict[int, str]
 ) -> CitizenMessage | None:
-    from_id = int(obj.get("from_id") or 0)
-    if from_id <= 0:
-        return None
     owner, item, comment_id = int(obj[owner_key]), int(obj[item_key]), int(obj["id"])
     links = {
         "photo": f"https://vk.com/photo{owner}_{item}",
         "video": f"https://vk.com/video{owner}_{item}",
         "topic": f"https://vk.com/topic{owner}_{item}?post={comment_id}",
     }
-    return CitizenMessage(
-        source=source,
+    return _comment(
+        source,
+        obj,
+        place=f"{kind}{owner}_{item}",
         external_id=f"{kind}{owner}_{item}_{comment_id}",
-        thread_id=f"{kind}{owner}_{item}",
-        chat_id=f"{kind}{owner}_{item}",
-        message_id=str(comment_id),
-        author=author_of(from_id, names),
-        text=plain_text(str(obj.get("text", ""))),
-        sent_at=_at(obj.get("date")),
-        attachments=attachments_of(obj.get("attachments")),
         permalink=links[kind],
+        names=names,
     )
 
 

@@ -35,6 +35,17 @@ def make_worker(session_pool: SessionPool, clock: Clock) -> tuple[OutboxWorker, 
     return worker, api
 
 
+async def card_posted(
+    session_pool: SessionPool, session: AsyncSession, clock: Clock
+) -> tuple[OutboxWorker, RecordingSession]:
+    """A road incident whose card reached the linked head (Telegram 7001) and whose ack reached the citizen."""
+    await link(session, 1, 7001)
+    await ingest_message(session, message=citizen("Яма", at=clock()), now=clock())
+    worker, api = make_worker(session_pool, clock)
+    await worker.tick()
+    return worker, api
+
+
 async def items(session: AsyncSession) -> list[Outbox]:
     session.expunge_all()
     return list(await session.exec(select(Outbox).order_by(col(Outbox.id))))
@@ -164,10 +175,9 @@ async def test_network_errors_back_off_then_succeed(
 async def test_blocked_citizen_fails_the_answer_and_tells_staff(
     session_pool: SessionPool, session: AsyncSession, clock: Clock
 ) -> None:
-    head = await link(session, 1, 7001)
-    await ingest_message(session, message=citizen("Яма", at=clock()), now=clock())
-    worker, api = make_worker(session_pool, clock)
-    await worker.tick()  # card and ack
+    worker, api = await card_posted(session_pool, session, clock)
+    head = await session.get(Staff, 1)
+    assert head is not None
     await answer_incident(session, incident_id=1, staff=head, text="Ответ", now=clock())
     api.fail_next(blocked, when=lambda m: isinstance(m, SendMessage) and m.chat_id == 501)
     clock.advance(seconds=2)
@@ -186,10 +196,7 @@ async def test_blocked_citizen_fails_the_answer_and_tells_staff(
 async def test_unchanged_card_edit_counts_as_done(
     session_pool: SessionPool, session: AsyncSession, clock: Clock
 ) -> None:
-    await link(session, 1, 7001)
-    await ingest_message(session, message=citizen("Яма", at=clock()), now=clock())
-    worker, api = make_worker(session_pool, clock)
-    await worker.tick()
+    worker, api = await card_posted(session_pool, session, clock)
     await outbox.enqueue_card_updates(session, incident_id=1, now=clock())
     await session.commit()
     api.fail_next(lambda m: TelegramBadRequest(method=m, message="Bad Request: message is not modified"))
@@ -201,10 +208,7 @@ async def test_unchanged_card_edit_counts_as_done(
 async def test_queued_redraws_of_one_card_collapse_into_the_newest(
     session_pool: SessionPool, session: AsyncSession, clock: Clock
 ) -> None:
-    await link(session, 1, 7001)
-    await ingest_message(session, message=citizen("Яма", at=clock()), now=clock())
-    worker, api = make_worker(session_pool, clock)
-    await worker.tick()
+    worker, api = await card_posted(session_pool, session, clock)
     for _ in range(3):
         await outbox.enqueue_card_updates(session, incident_id=1, now=clock())
         await session.commit()
