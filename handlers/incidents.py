@@ -387,6 +387,22 @@ async def check_may_act(session: AsyncSession, *, incident_id: int, staff: Staff
     return incident
 
 
+async def _replyable_source(session: AsyncSession, incident: Incident) -> Source:
+    source = await session.get(Source, incident.source_id)
+    if source is None or not source.can_reply:
+        raise InvalidInput("В этом источнике бот не может публиковать ответы: ответьте жителю вручную.")
+    return source
+
+
+async def check_may_answer(session: AsyncSession, *, incident_id: int, staff: Staff) -> Incident:
+    """Before asking for an answer's text: may this person answer, and can the answer be published there?"""
+    incident = await check_may_act(session, incident_id=incident_id, staff=staff)
+    await _replyable_source(session, incident)
+    if Status.ANSWERED not in TRANSITIONS.get(incident.status, frozenset()):
+        _move(incident, Status.ANSWERED, action="answer")  # raises the polite refusal
+    return incident
+
+
 def _react(incident: Incident, now: datetime) -> None:
     if incident.first_reaction_at is None:
         incident.first_reaction_at = now
@@ -464,9 +480,7 @@ async def answer_incident(
         raise InvalidInput("Ответ пустой: напишите текст ответа.")
     incident = await _load(session, incident_id)
     await _check_may_act(session, staff, incident)
-    source = await session.get(Source, incident.source_id)
-    if source is None or not source.can_reply:
-        raise InvalidInput("В этом источнике бот не может публиковать ответы: ответьте жителю вручную.")
+    source = await _replyable_source(session, incident)
     _move(incident, Status.ANSWERED, action="answer")
     _react(incident, now)
     incident.answered_at = now

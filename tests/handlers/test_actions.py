@@ -13,13 +13,16 @@ from handlers.incidents import (
     TRANSITIONS,
     accept_incident,
     answer_incident,
+    check_may_answer,
     close_incident,
     ingest_message,
     reassign_incident,
     reject_incident,
     view_incident,
 )
-from storage.models import CardMessage, Incident, IncidentEvent, Outbox, Reply, Staff, Status
+from handlers.sources import register_vk_source
+from handlers.types import SourceRef
+from storage.models import CardMessage, Incident, IncidentEvent, Outbox, Reply, SourceKind, Staff, Status
 from tests.conftest import Clock
 from tests.factories import citizen
 from tests.handlers.test_intake import link
@@ -170,3 +173,19 @@ async def test_view_shows_followups_reply_and_timeline(session: AsyncSession, cl
     assert view.last_reply is not None and view.last_reply_by is not None and view.last_reply_by.id == 3
     assert [m.text for m in view.messages] == ["Яма на дороге", "ещё одно"]
     assert view.sector is not None and view.sector.title == "Дороги"
+
+
+async def test_answer_is_refused_before_typing_where_it_cannot_be_published(
+    session: AsyncSession, clock: Clock
+) -> None:
+    officer = await staff(session, 3)
+    await register_vk_source(session, kind=SourceKind.VK_WATCHED_PUBLIC, owner_id=-555)
+    public = SourceRef(platform="vk", kind=SourceKind.VK_WATCHED_PUBLIC, external_id="-555")
+    result = await ingest_message(session, message=citizen("Яма", at=clock(), source=public), now=clock())
+    assert result.incident is not None
+    with pytest.raises(InvalidInput, match="ответьте жителю вручную"):
+        await check_may_answer(session, incident_id=result.incident.id or 0, staff=officer)
+    closed = await new_incident(session, clock, "Нет света")
+    await close_incident(session, incident_id=closed.id or 0, staff=officer, now=clock())
+    with pytest.raises(IllegalTransition):
+        await check_may_answer(session, incident_id=closed.id or 0, staff=officer)

@@ -21,6 +21,7 @@ from handlers.incidents import (
     accept_incident,
     answer_incident,
     check_may_act,
+    check_may_answer,
     close_incident,
     reassign_incident,
     reject_incident,
@@ -69,7 +70,7 @@ async def on_action(
             await query.message.edit_reply_markup(reply_markup=card_keyboard(number, incident.status))
         await query.answer()
     elif action == "answer":
-        await check_may_act(session, incident_id=number, staff=staff)
+        await check_may_answer(session, incident_id=number, staff=staff)
         await state.set_state(AnswerFlow.text)
         await state.set_data({"incident_id": number})
         await query.answer()
