@@ -108,7 +108,8 @@ def create_app(
     clock: Callable[[], datetime],
     routers: list[APIRouter] | None = None,
 ) -> FastAPI:
-    app = FastAPI(title="МЦУ: администрирование", version="0.1.0")
+    # The schema is served behind login below; no public docs pages (they would also pull scripts from a CDN).
+    app = FastAPI(title="МЦУ: администрирование", version="0.1.0", docs_url=None, redoc_url=None, openapi_url=None)
 
     async def get_session() -> AsyncIterator[AsyncSession]:
         async with session_pool() as session:
@@ -213,6 +214,11 @@ def create_app(
             last_reply=view.last_reply.model_dump() if view.last_reply else None,
         )
         return IncidentDetail.model_validate(data)
+
+    @app.get("/api/openapi.json", tags=["service"])
+    async def openapi(_user: CurrentUser) -> dict[str, Any]:
+        """Describe this API (OpenAPI 3)."""
+        return app.openapi()
 
     app.include_router(auth)
     app.include_router(incidents)

@@ -45,7 +45,7 @@ async def seed(session: AsyncSession, clock: Clock) -> None:
 
 async def test_health_is_open_and_everything_else_needs_login(client: httpx.AsyncClient) -> None:
     assert (await client.get("/healthz")).json() == {"status": "ok"}
-    for path in ("/api/incidents", "/api/incidents/1", "/api/auth/me"):
+    for path in ("/api/incidents", "/api/incidents/1", "/api/auth/me", "/api/openapi.json"):
         response = await client.get(path)
         assert response.status_code == 401
         assert response.json()["detail"] == "Нужно войти в систему."
@@ -55,7 +55,7 @@ async def test_health_is_open_and_everything_else_needs_login(client: httpx.Asyn
 
 async def test_every_api_route_refuses_anonymous(client: httpx.AsyncClient) -> None:
     app = client._transport.app  # type: ignore[attr-defined]
-    open_paths = {"/healthz", "/api/auth/login", "/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"}
+    open_paths = {"/healthz", "/api/auth/login"}
     for route in app.routes:
         path = getattr(route, "path", "")
         if path in open_paths:
@@ -106,3 +106,10 @@ async def test_sector_head_sees_only_own_sectors(
     assert (await client.get("/api/incidents/1", headers=headers)).status_code == 404
     users = await session.get(User, 2)
     assert users is not None and users.role == "sector_head"
+
+
+async def test_schema_is_served_to_staff_only(session: AsyncSession, client: httpx.AsyncClient, clock: Clock) -> None:
+    await seed(session, clock)
+    assert (await client.get("/docs")).status_code == 404
+    schema = (await client.get("/api/openapi.json", headers=await login(client, "admin"))).json()
+    assert "/api/incidents/{incident_id}" in schema["paths"]
