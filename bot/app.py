@@ -45,6 +45,9 @@ from storage.models import SourceKind
 
 log = logging.getLogger(__name__)
 
+# Tasks that stop by themselves once told to (Telegram polling, the web server); the rest are cancelled.
+GRACEFUL = ("graceful", "admin")
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
@@ -114,8 +117,9 @@ class Runtime:
     polling: tuple[Dispatcher, Bot] | None = None
     closers: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
 
-    def keep(self, name: str, start: Callable[[], Coroutine[Any, Any, None]]) -> None:
-        self.tasks.append(asyncio.create_task(_keep_running(name, start)))
+    def keep(self, name: str, start: Callable[[], Coroutine[Any, Any, None]], *, graceful: bool = False) -> None:
+        task = asyncio.create_task(_keep_running(name, start), name="graceful" if graceful else name)
+        self.tasks.append(task)
 
     def deliver(self, sender: Sender, limiter: ChatLimiter, name: str) -> None:
         if "worker" not in self.only:
@@ -163,7 +167,7 @@ def start_telegram(rt: Runtime, telegram: TelegramSettings, admin: AdminSettings
             allowed_updates=dispatcher.resolve_used_update_types(),
         )
 
-    rt.keep("Telegram: приём", poll)
+    rt.keep("Telegram: приём", poll, graceful=True)
 
 
 async def start_vk(rt: Runtime, vk: VkSettings) -> None:
@@ -189,9 +193,7 @@ async def start_vk(rt: Runtime, vk: VkSettings) -> None:
             group = None
         if user is not None and vk.page_id:
             await register_vk_source(session, kind=SourceKind.VK_USER_PAGE, owner_id=vk.page_id)
-    intake = VkIntake(
-        session_pool=rt.session_pool, clock=rt.clock, wakeup=rt.wakeup, names=NameCache(community or user)
-    )
+    intake = VkIntake(session_pool=rt.session_pool, clock=rt.clock, wakeup=rt.wakeup, names=NameCache(community, user))
     rt.deliver(
         VkSender(VkClients(community=community, user=user, community_id=vk.community_id)), vk_limiter(), "VK: доставка"
     )
@@ -266,7 +268,7 @@ async def run(
     if "admin" in rt.only:
         app = create_app(session_pool=rt.session_pool, settings=admin, clock=clock, routers=rt.routers)
         server = _Server(uvicorn.Config(app, host=admin.host, port=admin.port, log_level="info", lifespan="off"))
-        rt.tasks.append(asyncio.create_task(server.serve()))
+        rt.tasks.append(asyncio.create_task(server.serve(), name="admin"))
         log.info("админка: http://%s:%s (проверка: /healthz)", admin.host, admin.port)
 
     try:
@@ -284,8 +286,10 @@ async def run(
                 await rt.polling[0].stop_polling()
         if server is not None:
             server.should_exit = True
-        if rt.tasks:
-            await asyncio.wait(rt.tasks, timeout=5)
+        # Polling and the web server finish what they hold; the loops that only wait are cancelled at once.
+        graceful = [t for t in rt.tasks if t.get_name() in GRACEFUL]
+        if graceful:
+            await asyncio.wait(graceful, timeout=5)
         for task in rt.tasks:
             task.cancel()
         for task in rt.tasks:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -37,6 +38,10 @@ class Periodic:
 async def _logged(job: Periodic) -> None:
     try:
         await job.run()
+    except asyncio.CancelledError:
+        # The scheduler cancels a running job when the process stops: no error, the next start reads on from the
+        # saved positions. Not re-raised, or APScheduler logs the cancellation as a failure with a traceback.
+        log.info("job %s cut short: the process is stopping", job.name)
     except Exception:
         log.exception("job %s failed; it runs again next time", job.name)
 

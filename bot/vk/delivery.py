@@ -13,6 +13,7 @@ from bot.vk import texts
 from bot.vk.client import VkClient, VkError, VkUnavailable
 from bot.worker import DeliveryFailed
 from handlers import outbox
+from handlers.sources import suspend_source
 from storage.models import Incident, Outbox, Reply, Source, SourceKind
 
 _TARGET = re.compile(r"^(wall|photo|video|topic|peer)(-?\d+)(?:_(\d+))?$")
@@ -54,6 +55,9 @@ class VkSender:
         try:
             return await self._publish(client, source, item, incident.message_ref, text)
         except VkError as error:
+            if error.fatal and source.id is not None:
+                # The token or the access is gone: stop the source and tell the staff, as intake does.
+                await suspend_source(session, source_id=source.id, error=str(error), now=now)
             raise DeliveryFailed(outbox.Failure(error=str(error), permanent=True)) from error
         except VkUnavailable as error:
             raise DeliveryFailed(outbox.Failure(error=str(error))) from error

@@ -19,27 +19,28 @@ log = logging.getLogger(__name__)
 class NameCache:
     """Citizens' names for cards, asked of VK once per person (users.get takes many ids in one call)."""
 
-    def __init__(self, client: VkClient | None, limit: int = 50_000) -> None:
-        self.client = client
+    def __init__(self, *clients: VkClient | None, limit: int = 50_000) -> None:
+        # Any token may ask for names: the next one is tried when one fails (a revoked community key, say).
+        self.clients = [c for c in clients if c is not None]
         self.limit = limit
         self.names: dict[int, str] = {}
 
     async def resolve(self, ids: list[int]) -> dict[int, str]:
         missing = sorted({i for i in ids if i > 0 and i not in self.names})
-        if missing and self.client is not None:
+        for client in self.clients if missing else []:
             try:
                 for start in range(0, len(missing), 500):
                     chunk = missing[start : start + 500]
-                    people = await self.client.call("users.get", user_ids=",".join(map(str, chunk)))
+                    people = await client.call("users.get", user_ids=",".join(map(str, chunk)))
                     for person in people or []:
-                        self.names[int(person["id"])] = (
-                            f"{person.get('first_name', '')} {person.get('last_name', '')}".strip()
-                        )
+                        name = f"{person.get('first_name', '')} {person.get('last_name', '')}"
+                        self.names[int(person["id"])] = name.strip()
+                break
             except (VkError, VkUnavailable) as error:
                 # A card without a name is still a card: the profile link is on it.
                 log.warning("VK names of %s not resolved: %s", missing[:5], error)
-            if len(self.names) > self.limit:
-                self.names.clear()
+        if len(self.names) > self.limit:
+            self.names.clear()
         return {i: self.names[i] for i in ids if i in self.names}
 
 

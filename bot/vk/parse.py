@@ -88,6 +88,9 @@ def comment_message(
     source: SourceRef, comment: dict[str, Any], *, owner_id: int, post_id: int, names: dict[int, str]
 ) -> CitizenMessage | None:
     """A wall comment, from an event or from wall.getComments."""
+    if int(comment.get("from_id") or 0) == owner_id:
+        # The wall's owner on their own wall: on the head's page that is our answer, made with the user token.
+        return None
     comment_id = int(comment["id"])
     return _comment(
         source,

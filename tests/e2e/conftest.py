@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Generator
+from collections.abc import AsyncIterator, Generator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -29,7 +29,7 @@ STOP_TIMEOUT_S: Final = 10.0
 CLI_TIMEOUT_S: Final = 60.0
 LOG_TAIL_LINES: Final = 200
 # Settings the process must not inherit from the developer's shell: the test decides every one of them.
-_OWN_PREFIXES: Final = ("TELEGRAM_", "ADMIN_", "DATABASE_URL")
+_OWN_PREFIXES: Final = ("TELEGRAM_", "VK_", "ADMIN_", "DATABASE_URL")
 
 
 def _mcu_executable() -> Path:
@@ -63,7 +63,8 @@ class McuProcess:
     process: subprocess.Popen[bytes] | None = None
 
     @classmethod
-    def create(cls, workdir: Path, emulator: BotApiEmulator) -> McuProcess:
+    def create(cls, workdir: Path, emulator: BotApiEmulator, extra_env: Mapping[str, str] | None = None) -> McuProcess:
+        """Settings for the emulator; `extra_env` adds or overrides some (VK_*, say)."""
         port = _free_port()
         env = {key: value for key, value in os.environ.items() if not key.startswith(_OWN_PREFIXES)}
         env.update(
@@ -75,6 +76,7 @@ class McuProcess:
             ADMIN_PORT=str(port),
             PYTHONUNBUFFERED="1",
         )
+        env.update(extra_env or {})
         return cls(workdir=workdir, env=env, admin_url=f"http://127.0.0.1:{port}", log_path=workdir / "mcu-run.log")
 
     def start(self) -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from bot.vk.parse import Change, event_message, plain_text
+from bot.vk.parse import Change, comment_message, event_message, plain_text
+from handlers.types import SourceRef
 from tests.bot.vk.events import GROUP, envelope, message_new, wall_reply
 
 
@@ -56,3 +57,11 @@ def test_edits_deletes_and_other_kinds() -> None:
 def test_mention_markup() -> None:
     assert plain_text("[club1|Администрация], [id2|Иван], [public3|Паблик]") == "Администрация, Иван, Паблик"
     assert plain_text("[не ссылка]") == "[не ссылка]"
+
+
+def test_the_page_owner_answering_on_their_wall_is_not_a_citizen() -> None:
+    page = SourceRef(platform="vk", kind="vk_user_page", external_id="42")
+    own = {"id": 9, "from_id": 42, "date": 0, "text": "Ответ главы"}
+    assert comment_message(page, own, owner_id=42, post_id=1, names={}) is None
+    other = {"id": 10, "from_id": 1001, "date": 0, "text": "Вопрос"}
+    assert comment_message(page, other, owner_id=42, post_id=1, names={}) is not None

@@ -307,3 +307,26 @@ async def test_too_many_requests_backs_off_instead_of_spinning(fake: FakeVk) -> 
     attempts = [c.at for c in fake.calls_of("groups.getById")]
     # 0.2 s, then 0.4 s: vk-api's own handler would have slept a flat 0.5 s forever.
     assert len(attempts) == 3 and attempts[2] - attempts[1] > attempts[1] - attempts[0] + 0.1
+
+
+async def test_revoked_token_on_publishing_stops_the_source(
+    fake: FakeVk, session_pool: SessionPool, session: AsyncSession, clock: Clock
+) -> None:
+    await set_staff_chat(session, staff=None, chat_id=-100500)
+    source = await register_vk_source(session, kind=SourceKind.VK_COMMUNITY, owner_id=GROUP)
+    intake = intake_for(fake, session_pool, clock)
+    fake.send_to_community(GROUP, CITIZEN, "Нет света")
+    for event in fake.events(GROUP):
+        await intake.handle_event(dict(event))
+    fake.revoke_token(COMMUNITY_TOKEN)
+    worker = OutboxWorker(
+        session_pool=session_pool,
+        sender=VkSender(VkClients(community=community(fake), user=None, community_id=GROUP)),
+        limiter=vk_limiter(clock=lambda: clock().timestamp()),
+        clock=clock,
+    )
+    await worker.tick()
+    session.expunge_all()
+    stopped = await session.get(Source, source.id)
+    assert stopped is not None and stopped.error is not None and "[5]" in stopped.error
+    assert (await session.exec(select(Outbox).where(Outbox.kind == outbox.SOURCE_FAILED))).one().chat_id == "-100500"
