@@ -51,6 +51,7 @@ class IncidentPublic(BaseModel):
     text: str
     permalink: str | None
     classified_by: str | None
+    settlement: str | None
 
 
 class MessageOut(BaseModel):

@@ -16,6 +16,7 @@ from handlers.deadlines import plan_deadline
 from handlers.directory import get_staff_chat, is_coordinator
 from handlers.errors import IllegalTransition, InvalidInput, NotAllowed, NotFound
 from handlers.routing import FALLBACK_SECTOR, route_text
+from handlers.settlements import detect_settlement
 from handlers.types import CitizenMessage
 from handlers.vocab import STATUS_TITLES
 from storage.models import (
@@ -215,6 +216,7 @@ async def _ingest(session: AsyncSession, *, message: CitizenMessage, now: dateti
         received_at=message.sent_at,
         classified_by=routing.classified_by,
         rule_id=routing.rule_id,
+        settlement=detect_settlement(text),
         updated_at=now,
     )
     session.add(incident)

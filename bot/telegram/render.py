@@ -90,6 +90,8 @@ def render_card(view: IncidentView, *, now: datetime, admin_url: str | None = No
         if view.author.username:
             author += f" (@{escape(view.author.username)})"
         lines.append(texts.CARD_AUTHOR.format(author=author))
+    if incident.settlement:
+        lines.append(texts.CARD_SETTLEMENT.format(settlement=escape(incident.settlement)))
     lines.append(texts.CARD_RECEIVED.format(at=when(incident.received_at)))
     if incident.due_at and incident.status in (Status.NEW, Status.ASSIGNED, Status.IN_PROGRESS):
         template = texts.CARD_DUE_OVERDUE if incident.due_at <= now else texts.CARD_DUE

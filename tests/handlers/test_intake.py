@@ -188,3 +188,10 @@ async def test_edit_updates_text_and_keeps_the_old_one_in_the_timeline(session: 
     assert edited is not None and edited.text == "Яма на дороге у дома 5"
     events = list(await session.exec(select(IncidentEvent).where(IncidentEvent.kind == "edited")))
     assert events[0].data["old_text"] == "Яма на дороге"
+
+
+async def test_incident_carries_the_settlement_named_in_the_text(session: AsyncSession, clock: Clock) -> None:
+    named = await ingest_message(session, message=citizen("В Жерновце третий день нет света", at=clock()), now=clock())
+    unnamed = await ingest_message(session, message=citizen("Нет света", at=clock(), user=777), now=clock())
+    assert named.incident is not None and named.incident.settlement == "Жерновец"
+    assert unnamed.incident is not None and unnamed.incident.settlement is None
