@@ -37,6 +37,7 @@ from bot.vk.longpoll import LongPoll
 from bot.vk.poller import WallPoller
 from bot.vk.settings import VkSettings
 from bot.worker import OutboxWorker, Sender
+from handlers.classifier import default_classifier
 from handlers.directory import seed_directory
 from handlers.sources import register_vk_source
 from schedules.jobs import Periodic, create_scheduler
@@ -248,6 +249,9 @@ async def run(
     async with rt.session_pool() as session:
         if await seed_directory(session):
             log.info("справочник заполнен по приложению 2 постановления о МЦУ")
+    # Trained (or loaded from data/cache) before intake starts, in a thread: the first message must not wait.
+    await asyncio.to_thread(default_classifier)
+    log.info("классификатор обращений готов")
 
     start_telegram(rt, telegram or TelegramSettings(), admin)
     await start_vk(rt, vk or VkSettings())

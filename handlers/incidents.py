@@ -215,6 +215,7 @@ async def _ingest(session: AsyncSession, *, message: CitizenMessage, now: dateti
         permalink=message.permalink,
         received_at=message.sent_at,
         classified_by=routing.classified_by,
+        confidence=routing.confidence,
         rule_id=routing.rule_id,
         settlement=detect_settlement(text),
         updated_at=now,

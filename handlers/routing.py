@@ -1,4 +1,4 @@
-"""Routing of a citizen message to a sector: ordered keyword auto-rules kept in the database."""
+"""Routing of a citizen message to a sector: ordered keyword auto-rules kept in the database, then the model."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from storage.models import AutoRule
 
 FALLBACK_SECTOR = "other"
+# Below this probability the model's guess is not trusted (measured on dev.csv: `python -m benchmarks.routing`).
+MODEL_THRESHOLD = 0.2
 
 _NON_WORD = re.compile(r"[^0-9a-zа-я]+")
 
@@ -46,9 +48,10 @@ def rule_matches(rule: AutoRule, text: str, *, source_kind: str | None = None) -
 @dataclass(frozen=True, slots=True)
 class Routing:
     sector_code: str | None
-    classified_by: str  # rule | default
+    classified_by: str  # rule | model | default
     rule_id: int | None = None
     not_incident: bool = False
+    confidence: float | None = None
 
 
 async def route_text(session: AsyncSession, *, text: str, source_kind: str | None = None) -> Routing:
@@ -63,4 +66,15 @@ async def route_text(session: AsyncSession, *, text: str, source_kind: str | Non
             return Routing(
                 sector_code=rule.sector_code, classified_by="rule", rule_id=rule.id, not_incident=rule.not_incident
             )
-    return Routing(sector_code=FALLBACK_SECTOR, classified_by="default")
+    # No rule fired: the classifier trained on the project's own examples names the likeliest sector.
+    # Imported here: scikit-learn and the morphology dictionaries are heavy, and most commands never route.
+    from handlers.classifier import NOT_INCIDENT, default_classifier
+
+    prediction = default_classifier().predict(text) if text.strip() else None
+    if prediction is None:
+        return Routing(sector_code=FALLBACK_SECTOR, classified_by="default")
+    sector, confidence = next(((s, p) for s, p in prediction.ranked if s != NOT_INCIDENT), (FALLBACK_SECTOR, 0.0))
+    if confidence < MODEL_THRESHOLD:
+        # Too unsure to bother a sector head: «Прочее» is sorted by the МЦУ head and the officer.
+        sector = FALLBACK_SECTOR
+    return Routing(sector_code=sector, classified_by="model", confidence=round(confidence, 3))

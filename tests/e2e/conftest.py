@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Generator, Mapping
 from dataclasses import dataclass, field
@@ -47,6 +48,9 @@ def _free_port() -> int:
         return port
 
 
+CLASSIFIER_CACHE = Path(tempfile.gettempdir()) / "mcu-e2e-classifier-cache"
+
+
 class McuFailed(AssertionError):
     """The product process or one of its commands did not behave."""
 
@@ -75,6 +79,8 @@ class McuProcess:
             ADMIN_HOST="127.0.0.1",
             ADMIN_PORT=str(port),
             PYTHONUNBUFFERED="1",
+            # One trained classifier for every process of the run, as one server keeps it across restarts.
+            MCU_CACHE_DIR=str(CLASSIFIER_CACHE),
         )
         env.update(extra_env or {})
         return cls(workdir=workdir, env=env, admin_url=f"http://127.0.0.1:{port}", log_path=workdir / "mcu-run.log")
