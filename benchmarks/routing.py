@@ -2,7 +2,8 @@
 
 Run: .venv/bin/python -m benchmarks.routing [path/to/dev.csv]
 Prints, for each contender, accuracy, macro-F1 and prediction time, and a per-sector table for the shipped model:
-- the shipped model (trained only on the project's own examples) on all of dev.csv;
+- the shipped model (trained only on the project's own examples) on all of dev.csv, alone and as routing uses it
+  (the seeded keyword rules first, then the model, unsure guesses to «Прочее»);
 - cross-region: the model trained on our examples plus one source of dev.csv, scored on the other source;
 - a plain TF-IDF + logistic regression baseline trained on one source, scored on the other.
 Neither the data nor a model trained on it is written anywhere.
@@ -21,7 +22,9 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
+from benchmarks.routing_rules import route, seeded_rules
 from handlers.classifier import NOT_INCIDENT, SectorClassifier, shipped_examples
+from handlers.routing import FALLBACK_SECTOR, MODEL_THRESHOLD, rule_matches
 
 DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "eval-data" / "dev.csv"
 
@@ -63,6 +66,16 @@ def main() -> None:
     started = time.perf_counter()
     predicted = [p.sector for p in shipped.predict_many(texts)]
     table = report("shipped model (own examples only), all of dev.csv", truth, predicted, time.perf_counter() - started)
+
+    rules = seeded_rules()
+    routed = []
+    started = time.perf_counter()
+    for text, prediction in zip(texts, shipped.predict_many(texts), strict=True):
+        rule = next((r.sector_code for r in rules if rule_matches(r, text)), None)
+        best, confidence = next((s, p) for s, p in prediction.ranked if s != NOT_INCIDENT)
+        routed.append(rule or (best if confidence >= MODEL_THRESHOLD else FALLBACK_SECTOR))
+    report("as routed: seeded rules, then the shipped model", truth, routed, time.perf_counter() - started)
+    report("seeded keyword rules alone", truth, [route(rules, t) for t in texts], 0.0)
 
     sources = sorted({r["source"] for r in rows})
     for train_source in sources:
