@@ -6,7 +6,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class AdminSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="ADMIN_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="ADMIN_", env_file=".env", env_ignore_empty=True, extra="ignore")
 
     host: str = "127.0.0.1"
     port: int = 8000

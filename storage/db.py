@@ -15,7 +15,7 @@ DEFAULT_URL = "sqlite+aiosqlite:///data/mcu.db"
 
 
 class DatabaseSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_file=".env", env_ignore_empty=True, extra="ignore")
 
     database_url: str = DEFAULT_URL
 

@@ -11,7 +11,7 @@ OFFICIAL_API = "https://api.telegram.org"
 
 
 class TelegramSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="TELEGRAM_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="TELEGRAM_", env_file=".env", env_ignore_empty=True, extra="ignore")
 
     bot_token: SecretStr | None = None
     api_base: str = OFFICIAL_API

@@ -16,7 +16,7 @@ def _secret(value: SecretStr | None) -> str | None:
 
 
 class VkSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="VK_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="VK_", env_file=".env", env_ignore_empty=True, extra="ignore")
 
     api_base: str = OFFICIAL_API
     community_id: int | None = None

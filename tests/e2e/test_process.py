@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 from pathlib import Path
 
 import httpx
@@ -10,10 +11,15 @@ import httpx
 from tests.e2e.conftest import McuProcess
 from tests.e2e.emulator.harness import BotApiEmulator
 
+EXAMPLE = Path(__file__).resolve().parents[2] / ".env.example"
+
 
 async def test_starts_without_a_token_and_says_why(tmp_path: Path, bot_api: BotApiEmulator) -> None:
+    # The newcomer's path: `make run` copies .env.example to .env, with every secret still empty.
+    shutil.copy(EXAMPLE, tmp_path / ".env")
     process = McuProcess.create(tmp_path, bot_api)
-    process.env["TELEGRAM_BOT_TOKEN"] = ""
+    for key in [k for k in process.env if k.startswith(("TELEGRAM_", "VK_", "DATABASE_URL"))]:
+        del process.env[key]
     process.start()
     try:
         await process.wait_healthy()
@@ -24,6 +30,8 @@ async def test_starts_without_a_token_and_says_why(tmp_path: Path, bot_api: BotA
     log = process.log_text()
     assert code == 0
     assert "Telegram: выключен — не задан TELEGRAM_BOT_TOKEN" in log
+    assert "VK: выключен — не заданы VK_COMMUNITY_TOKEN и VK_USER_TOKEN" in log
+    assert (tmp_path / "data" / "mcu.db").exists()
     assert "Traceback" not in log
 
 
