@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import csv
 import getpass
 import logging
 import signal
@@ -171,6 +172,27 @@ def cmd_vk_add(args: argparse.Namespace, database: DatabaseSettings) -> None:
     _out(f"источник {source.id}: {SOURCE_KIND_TITLES[kind]} {source.external_id} отслеживается")
 
 
+def cmd_classifier_predict(args: argparse.Namespace, _database: DatabaseSettings) -> None:
+    from handlers.classifier import NOT_INCIDENT, default_classifier
+
+    with open(args.input, encoding="utf-8-sig", newline="") as source:
+        rows = list(csv.DictReader(source))
+    if rows and "text" not in rows[0]:
+        raise SystemExit("во входном CSV нужна колонка text (и id)")
+    texts = [(r.get("text") or "").strip() for r in rows]
+    predictions = iter(default_classifier().predict_many([t for t in texts if t]) if any(texts) else [])
+    with open(args.output, "w", encoding="utf-8", newline="") as target:
+        writer = csv.writer(target)
+        writer.writerow(["id", "sector", "confidence"])
+        for row, text in zip(rows, texts, strict=True):
+            # An empty message has nothing to route by: «Прочее» with no confidence, but its row is kept.
+            sector, confidence = "other", 0.0
+            if text:
+                sector, confidence = next((s, p) for s, p in next(predictions).ranked if s != NOT_INCIDENT)
+            writer.writerow([row.get("id", ""), sector, f"{confidence:.3f}"])
+    _out(f"{len(rows)} сообщений распределено: {args.output}")
+
+
 def cmd_chats_staff(args: argparse.Namespace, database: DatabaseSettings) -> None:
     _with_session(database, lambda s: set_staff_chat(s, staff=None, chat_id=args.chat_id))
     _out(f"служебный чат МЦУ: {args.chat_id}")
@@ -216,6 +238,14 @@ def build_parser() -> argparse.ArgumentParser:
     staff_chat = chats.add_parser("staff", help="назначить служебный чат МЦУ")
     staff_chat.add_argument("chat_id", type=int)
     staff_chat.set_defaults(func=cmd_chats_staff)
+    classifier = commands.add_parser("classifier", help="классификатор обращений").add_subparsers(
+        dest="classifier_command", required=True
+    )
+    predict = classifier.add_parser("predict", help="распределить сообщения из CSV (id,text) по блокам")
+    predict.add_argument("input", help="CSV с колонками id и text")
+    predict.add_argument("output", help="куда записать id,sector,confidence")
+    predict.set_defaults(func=cmd_classifier_predict)
+
     vk = commands.add_parser("vk", help="источники VK").add_subparsers(dest="vk_command", required=True)
     for name, title, owner in (
         ("community", "сообщество администрации", "номер сообщества (положительный)"),
