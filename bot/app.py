@@ -37,7 +37,7 @@ from bot.vk.longpoll import LongPoll
 from bot.vk.poller import WallPoller
 from bot.vk.settings import VkSettings
 from bot.worker import OutboxWorker, Sender
-from handlers.classifier import default_classifier
+from handlers.classifier import retrain
 from handlers.directory import seed_directory
 from handlers.sources import register_vk_source
 from schedules.jobs import Periodic, create_scheduler
@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 
 # Tasks that stop by themselves once told to (Telegram polling, the web server); the rest are cancelled.
 GRACEFUL = ("graceful", "admin")
+RETRAIN_SECONDS = 6 * 3600
 
 
 def utc_now() -> datetime:
@@ -249,9 +250,16 @@ async def run(
     async with rt.session_pool() as session:
         if await seed_directory(session):
             log.info("справочник заполнен по приложению 2 постановления о МЦУ")
-    # Trained (or loaded from data/cache) before intake starts, in a thread: the first message must not wait.
-    await asyncio.to_thread(default_classifier)
+        # Trained (or loaded from data/cache) before intake starts, in a thread: the first message must not wait.
+        await retrain(session)
     log.info("классификатор обращений готов")
+
+    async def retrain_job() -> None:
+        async with rt.session_pool() as session:
+            await retrain(session)
+
+    # Staff corrections («Другой блок») teach the model; it learns them every few hours.
+    rt.periodic.append(Periodic("classifier", retrain_job, RETRAIN_SECONDS))
 
     start_telegram(rt, telegram or TelegramSettings(), admin)
     await start_vk(rt, vk or VkSettings())

@@ -19,6 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.telegram.settings import TelegramSettings
 from handlers.directory import (
     create_invite,
+    list_sectors,
     list_sources,
     list_staff,
     seed_directory,
@@ -193,6 +194,25 @@ def cmd_classifier_predict(args: argparse.Namespace, _database: DatabaseSettings
     _out(f"{len(rows)} сообщений распределено: {args.output}")
 
 
+def cmd_classifier_train(args: argparse.Namespace, database: DatabaseSettings) -> None:
+    from handlers.classifier import import_examples, retrain
+
+    rows: list[dict[str, str]] = []
+    if args.file:
+        with open(args.file, encoding="utf-8-sig", newline="") as source:
+            rows = list(csv.DictReader(source))
+
+    async def work(session: AsyncSession) -> int:
+        sectors = {s.code for s in await list_sectors(session)}
+        added = await import_examples(session, rows=rows, known_sectors=sectors, now=datetime.now(UTC))
+        await retrain(session)
+        return added
+
+    added = _with_session(database, work)
+    _out(f"добавлено примеров: {added}; классификатор обучен заново")
+    _out("запущенный сервер подхватит его при следующем переобучении (раз в 6 часов) или после перезапуска")
+
+
 def cmd_chats_staff(args: argparse.Namespace, database: DatabaseSettings) -> None:
     _with_session(database, lambda s: set_staff_chat(s, staff=None, chat_id=args.chat_id))
     _out(f"служебный чат МЦУ: {args.chat_id}")
@@ -245,6 +265,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("input", help="CSV с колонками id и text")
     predict.add_argument("output", help="куда записать id,sector,confidence")
     predict.set_defaults(func=cmd_classifier_predict)
+    train = classifier.add_parser("train", help="дообучить на CSV (text,sector) и на исправлениях сотрудников")
+    train.add_argument("file", nargs="?", help="CSV с колонками text и sector (коды блоков)")
+    train.set_defaults(func=cmd_classifier_train)
 
     vk = commands.add_parser("vk", help="источники VK").add_subparsers(dest="vk_command", required=True)
     for name, title, owner in (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import hashlib
 import io
@@ -11,6 +12,7 @@ import pickle
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -20,6 +22,11 @@ import pymorphy3
 from scipy.sparse import hstack
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from handlers.errors import InvalidInput
+from storage.models import RoutingExample
 
 log = logging.getLogger(__name__)
 
@@ -113,9 +120,15 @@ def _examples_digest(texts: Sequence[str], sectors: Sequence[str]) -> str:
     return digest.hexdigest()[:16]
 
 
-def train_shipped(cache_dir: Path | None = None) -> SectorClassifier:
-    """The model of the project's own examples; kept in `cache_dir` so that a restart loads it in a moment."""
-    texts, sectors = shipped_examples()
+def train_shipped(
+    cache_dir: Path | None = None, *, extra: tuple[Sequence[str], Sequence[str]] = ((), ())
+) -> SectorClassifier:
+    """The model of the project's own examples plus `extra` (staff corrections, imported history).
+
+    Kept in `cache_dir` under a digest of everything it learnt from, so that a restart loads it in a moment.
+    """
+    own_texts, own_sectors = shipped_examples()
+    texts, sectors = [*own_texts, *extra[0]], [*own_sectors, *extra[1]]
     path = cache_dir / f"classifier-{_examples_digest(texts, sectors)}.pickle" if cache_dir else None
     if path is not None and path.exists():
         try:
@@ -138,7 +151,58 @@ def train_shipped(cache_dir: Path | None = None) -> SectorClassifier:
     return model
 
 
-@lru_cache(maxsize=1)
+def cache_dir() -> Path:
+    """Where trained models are kept (MCU_CACHE_DIR; data/cache by default)."""
+    return Path(os.environ.get("MCU_CACHE_DIR", "data/cache"))
+
+
+_current: SectorClassifier | None = None
+
+
 def default_classifier() -> SectorClassifier:
-    """The process's classifier; the composition root warms it up in a thread before intake starts."""
-    return train_shipped(Path(os.environ.get("MCU_CACHE_DIR", "data")) / "cache")
+    """The process's classifier: the one last trained, or the shipped one (the composition root warms it up)."""
+    global _current
+    if _current is None:
+        _current = train_shipped(cache_dir())
+    return _current
+
+
+def use_classifier(model: SectorClassifier) -> None:
+    """Swap in a newly trained model; routing picks it up with the next message."""
+    global _current
+    _current = model
+
+
+async def learned_examples(session: AsyncSession) -> tuple[list[str], list[str]]:
+    """What staff taught the classifier: corrections of routing and imported history."""
+    rows = await session.exec(select(RoutingExample).order_by(col(RoutingExample.id)))
+    texts, sectors = [], []
+    for row in rows:
+        texts.append(row.text)
+        sectors.append(row.sector_code)
+    return texts, sectors
+
+
+async def retrain(session: AsyncSession) -> SectorClassifier:
+    """Train on the shipped and the learned examples (in a thread: it takes seconds) and put the model in use."""
+    extra = await learned_examples(session)
+    model = await asyncio.to_thread(train_shipped, cache_dir(), extra=extra)
+    use_classifier(model)
+    log.info("classifier trained on %s learned examples", len(extra[0]))
+    return model
+
+
+async def import_examples(
+    session: AsyncSession, *, rows: Iterable[dict[str, str]], known_sectors: set[str], now: datetime
+) -> int:
+    """Add a history of labelled messages (columns text, sector); refuse the file if a sector is unknown."""
+    texts, sectors = read_examples(rows)
+    unknown = sorted(set(sectors) - known_sectors)
+    if unknown:
+        raise InvalidInput(
+            f"Неизвестные блоки в файле: {', '.join(unknown)}. Возможные: {', '.join(sorted(known_sectors))}."
+        )
+    for text, sector in zip(texts, sectors, strict=True):
+        session.add(RoutingExample(text=text, sector_code=sector, origin="import", created_at=now))
+    await session.commit()
+    return len(texts)

@@ -29,6 +29,7 @@ from storage.models import (
     Outbox,
     OutboxState,
     Reply,
+    RoutingExample,
     Sector,
     Source,
     SourceKind,
@@ -446,6 +447,7 @@ async def reassign_incident(
     incident.sector_code, incident.assignee_id = sector.code, sector.head_id
     incident.classified_by = "manual"
     session.add(_event(incident, "reassigned", now, staff, old_sector=old_sector, sector=sector.code))
+    await _learn(session, incident, sector.code, now)
     await session.flush()
     # Cards already posted update in place; the new head gets a card of their own.
     for chat in await _chats_without_card(session, incident):
@@ -463,6 +465,19 @@ async def _end(
     _react(incident, now)
     session.add(_event(incident, target, now, staff))
     return await _finish(session, incident, now)
+
+
+async def _learn(session: AsyncSession, incident: Incident, sector_code: str, now: datetime) -> None:
+    """A staff correction of routing is a labelled example; only the latest choice per incident counts."""
+    if not incident.text.strip():
+        return
+    for earlier in await session.exec(select(RoutingExample).where(RoutingExample.incident_id == incident.id)):
+        await session.delete(earlier)
+    session.add(
+        RoutingExample(
+            text=incident.text, sector_code=sector_code, origin="correction", incident_id=incident.id, created_at=now
+        )
+    )
 
 
 async def reject_incident(session: AsyncSession, *, incident_id: int, staff: Staff, now: datetime) -> Incident:

@@ -337,3 +337,16 @@ class Inbox(SQLModel, table=True):
     processed_at: datetime | None = _ts()
     attempts: int = 0
     error: str | None = Field(default=None, sa_type=Text)
+
+
+class RoutingExample(SQLModel, table=True):
+    """A labelled message the classifier learns from: a staff correction of routing, or an imported history."""
+
+    __tablename__ = "routing_example"
+
+    id: int | None = Field(default=None, primary_key=True)
+    text: str = Field(sa_type=Text)
+    sector_code: str
+    origin: str  # correction | import
+    incident_id: int | None = Field(default=None, foreign_key="incident.id", index=True)
+    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)

@@ -39,3 +39,17 @@ def test_staff_list_and_users_create(capsys: pytest.CaptureFixture[str], monkeyp
     assert "пользователь head (mcu_head) создан" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         main(["users", "create", "head", "--role", "mcu_head"])
+
+
+def test_classifier_train_imports_history_and_refuses_unknown_sectors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    history = tmp_path / "history.csv"
+    history.write_text('text,sector\n"Паи не оформлены, помогите",land\nНет газа,energy\n', "utf-8")
+    main(["classifier", "train", str(history)])
+    assert "добавлено примеров: 2" in capsys.readouterr().out
+    assert len(list((tmp_path / "cache").glob("classifier-*.pickle"))) == 1
+    history.write_text("text,sector\nчто-то,луна\n", "utf-8")
+    with pytest.raises(SystemExit):
+        main(["classifier", "train", str(history)])
+    assert "Неизвестные блоки" in capsys.readouterr().err

@@ -5,8 +5,22 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from handlers.classifier import NOT_INCIDENT, SectorClassifier, lemmas, shipped_examples, train_shipped
+from handlers.classifier import (
+    NOT_INCIDENT,
+    SectorClassifier,
+    import_examples,
+    learned_examples,
+    lemmas,
+    shipped_examples,
+    train_shipped,
+)
+from handlers.errors import InvalidInput
+from handlers.incidents import ingest_message, reassign_incident
+from storage.models import Staff
+from tests.conftest import Clock
+from tests.factories import citizen
 
 
 def test_case_forms_share_a_lemma() -> None:
@@ -49,3 +63,31 @@ def test_trained_model_is_kept_and_a_broken_copy_is_replaced(tmp_path: Path) -> 
     kept.write_bytes(b"garbage")
     assert train_shipped(tmp_path).trained
     assert kept.read_bytes() != b"garbage"
+
+
+async def test_corrections_and_imports_are_learned(session: AsyncSession, clock: Clock, tmp_path: Path) -> None:
+    officer = await session.get(Staff, 3)
+    assert officer is not None
+    result = await ingest_message(session, message=citizen("Яма на дороге у фермы", at=clock()), now=clock())
+    assert result.incident is not None
+    number = result.incident.id or 0
+    await reassign_incident(session, incident_id=number, sector_code="agriculture", staff=officer, now=clock())
+    await reassign_incident(session, incident_id=number, sector_code="land", staff=officer, now=clock())
+    added = await import_examples(
+        session, rows=[{"text": "Паи не оформлены", "sector": "land"}], known_sectors={"land"}, now=clock()
+    )
+    assert added == 1
+    texts, sectors = await learned_examples(session)
+    # Only the latest correction of an incident counts.
+    assert list(zip(texts, sectors, strict=True)) == [("Яма на дороге у фермы", "land"), ("Паи не оформлены", "land")]
+    with pytest.raises(InvalidInput, match="Неизвестные блоки"):
+        await import_examples(session, rows=[{"text": "x", "sector": "moon"}], known_sectors={"land"}, now=clock())
+
+    plain = train_shipped(tmp_path)
+    learned = train_shipped(tmp_path, extra=(texts, sectors))
+    assert cached_models(tmp_path) == 2  # a different model for a different lesson
+    assert learned.predict("Паи не оформлены").ranked != plain.predict("Паи не оформлены").ranked
+
+
+def cached_models(folder: Path) -> int:
+    return len(list(folder.glob("classifier-*.pickle")))
