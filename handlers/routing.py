@@ -55,7 +55,7 @@ class Routing:
 
 
 async def route_text(session: AsyncSession, *, text: str, source_kind: str | None = None) -> Routing:
-    """The first active rule (by position) that matches decides; nothing matched goes to «Прочее»."""
+    """The first active rule (by position) that matches decides; else the model, if it is sure enough; else «Прочее»."""
     rules = await session.exec(
         select(AutoRule).where(col(AutoRule.active).is_(True)).order_by(col(AutoRule.position), col(AutoRule.id))
     )
