@@ -237,11 +237,18 @@ async def _ingest(session: AsyncSession, *, message: CitizenMessage, now: dateti
         )
     )
     session.add(_event(incident, "received", now, source=source.kind, external_ref=message.external_id))
-    await _assign(session, incident, routing.sector_code or FALLBACK_SECTOR)
-    _move(incident, Status.ASSIGNED, action="reassign")
-    session.add(
-        _event(incident, "routed", now, sector=incident.sector_code, by=routing.classified_by, rule_id=routing.rule_id)
-    )
+    if routing.suggestions:
+        # Triage: the incident waits in the officer's staff chat, with the model's guesses as buttons.
+        incident.suggestions = [{"sector": s, "p": p} for s, p in routing.suggestions]
+        session.add(_event(incident, "triage", now, suggestions=incident.suggestions))
+    else:
+        await _assign(session, incident, routing.sector_code or FALLBACK_SECTOR)
+        _move(incident, Status.ASSIGNED, action="reassign")
+        session.add(
+            _event(
+                incident, "routed", now, sector=incident.sector_code, by=routing.classified_by, rule_id=routing.rule_id
+            )
+        )
     session.add_all(plan_deadline(incident))
     for chat in await _recipients(session, incident):
         outbox.enqueue(session, kind=outbox.CARD, chat_id=chat, incident_id=incident.id, now=now)
@@ -564,6 +571,8 @@ class IncidentView:
     last_reply_by: Staff | None
     messages: list[IncidentMessage] = field(default_factory=list)
     events: list[IncidentEvent] = field(default_factory=list)
+    # The model's guesses for an incident in triage, as sectors with their probabilities.
+    suggested: list[tuple[Sector, float]] = field(default_factory=list)
 
 
 async def view_incident(session: AsyncSession, incident_id: int, *, full: bool = False) -> IncidentView:
@@ -590,6 +599,11 @@ async def view_incident(session: AsyncSession, incident_id: int, *, full: bool =
         last_reply=last_reply,
         last_reply_by=await session.get(Staff, last_reply.staff_id) if last_reply and last_reply.staff_id else None,
     )
+    if incident.status == Status.NEW:
+        for guess in incident.suggestions:
+            sector = await session.get(Sector, guess.get("sector"))
+            if sector is not None and sector.active:
+                view.suggested.append((sector, float(guess.get("p", 0))))
     if full:
         view.messages = list(
             await session.exec(

@@ -14,6 +14,7 @@ from storage.models import AutoRule
 FALLBACK_SECTOR = "other"
 # Below this probability the model's guess is not trusted (measured on dev.csv: `python -m benchmarks.routing`).
 MODEL_THRESHOLD = 0.2
+SUGGESTIONS = 3
 
 _NON_WORD = re.compile(r"[^0-9a-zа-я]+")
 
@@ -52,10 +53,12 @@ class Routing:
     rule_id: int | None = None
     not_incident: bool = False
     confidence: float | None = None
+    # Set when the officer must choose (triage): the model's best guesses with their probabilities.
+    suggestions: tuple[tuple[str, float], ...] = ()
 
 
 async def route_text(session: AsyncSession, *, text: str, source_kind: str | None = None) -> Routing:
-    """The first active rule (by position) that matches decides; else the model, if it is sure enough; else «Прочее»."""
+    """The first active rule (by position) that matches decides; else the model if it is sure enough; else triage."""
     rules = await session.exec(
         select(AutoRule).where(col(AutoRule.active).is_(True)).order_by(col(AutoRule.position), col(AutoRule.id))
     )
@@ -73,8 +76,9 @@ async def route_text(session: AsyncSession, *, text: str, source_kind: str | Non
     prediction = default_classifier().predict(text) if text.strip() else None
     if prediction is None:
         return Routing(sector_code=FALLBACK_SECTOR, classified_by="default")
-    sector, confidence = next(((s, p) for s, p in prediction.ranked if s != NOT_INCIDENT), (FALLBACK_SECTOR, 0.0))
+    guesses = tuple((s, round(p, 3)) for s, p in prediction.ranked if s != NOT_INCIDENT)[:SUGGESTIONS]
+    sector, confidence = guesses[0] if guesses else (FALLBACK_SECTOR, 0.0)
     if confidence < MODEL_THRESHOLD:
-        # Too unsure to bother a sector head: «Прочее» is sorted by the МЦУ head and the officer.
-        sector = FALLBACK_SECTOR
-    return Routing(sector_code=sector, classified_by="model", confidence=round(confidence, 3))
+        # Too unsure to bother a sector head: the officer picks the sector from the model's best guesses.
+        return Routing(sector_code=None, classified_by="model", confidence=confidence, suggestions=guesses)
+    return Routing(sector_code=sector, classified_by="model", confidence=confidence)

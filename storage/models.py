@@ -172,6 +172,8 @@ class Incident(SQLModel, table=True):
     confidence: float | None = None
     rule_id: int | None = None
     settlement: str | None = None
+    # When the model was unsure: its best guesses [{"sector": code, "p": probability}] for the officer's triage.
+    suggestions: list[dict[str, Any]] = _json_list()
     status: str = Field(default=Status.NEW, index=True)
     assignee_id: int | None = Field(default=None, foreign_key="staff.id", index=True)
     due_at: datetime | None = _ts()

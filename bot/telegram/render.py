@@ -72,7 +72,7 @@ def render_card(view: IncidentView, *, now: datetime, admin_url: str | None = No
     lines = [
         f"<b>{texts.CARD_TITLE.format(number=incident.id)}</b>",
         texts.CARD_STATUS.format(status=STATUS_TITLES.get(incident.status, incident.status)),
-        texts.CARD_SECTOR.format(sector=escape(view.sector.title if view.sector else "—")),
+        texts.CARD_SECTOR.format(sector=escape(view.sector.title)) if view.sector else texts.CARD_TRIAGE,
     ]
     if view.assignee is not None:
         name = escape(short_name(view.assignee))
@@ -106,15 +106,28 @@ def render_card(view: IncidentView, *, now: datetime, admin_url: str | None = No
         lines.append(texts.CARD_REPLY.format(who=who, at=when(view.last_reply.created_at), state=state))
     link = incident.permalink or (f"{admin_url.rstrip('/')}/incidents/{incident.id}" if admin_url else None)
     text = "\n".join(lines) + "\n\n" + quote(incident.text, CARD_TEXT_BUDGET, link=link)
-    return text, card_keyboard(incident.id, incident.status)
+    return text, card_keyboard_for(view)
 
 
-def card_keyboard(incident_id: int, status: str) -> InlineKeyboardMarkup:
+def card_keyboard_for(view: IncidentView) -> InlineKeyboardMarkup:
+    assert view.incident.id is not None
+    return card_keyboard(view.incident.id, view.incident.status, suggested=view.suggested)
+
+
+def card_keyboard(
+    incident_id: int, status: str, *, suggested: list[tuple[Sector, float]] | None = None
+) -> InlineKeyboardMarkup:
     def button(title: str, action: str) -> InlineKeyboardButton:
         return InlineKeyboardButton(text=title, callback_data=IncidentCb(action=action, incident_id=incident_id).pack())
 
     rows: list[list[InlineKeyboardButton]] = []
-    if status in (Status.NEW, Status.ASSIGNED):
+    if status == Status.NEW:
+        # Triage: the officer picks the sector, first from the model's best guesses.
+        for sector, probability in suggested or []:
+            title = texts.BTN_SUGGESTED.format(sector=sector.title, percent=round(probability * 100))
+            pick = SectorCb(incident_id=incident_id, code=sector.code).pack()
+            rows.append([InlineKeyboardButton(text=title, callback_data=pick)])
+    elif status == Status.ASSIGNED:
         rows.append([button(texts.BTN_ACCEPT, "accept"), button(texts.BTN_ANSWER, "answer")])
     elif status in (Status.IN_PROGRESS, Status.ANSWERED):
         rows.append([button(texts.BTN_ANSWER, "answer")])

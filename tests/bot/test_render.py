@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.telegram.render import card_keyboard, quote
 from bot.textsplit import clip, split_message, utf16_len
+from storage.models import Sector
 
 
 def test_split_keeps_every_word_and_respects_the_limit() -> None:
@@ -40,3 +41,11 @@ def test_keyboard_follows_status() -> None:
     assert titles("in_progress") == ["Ответить", "Другой блок", "Не инцидент", "Закрыть"]
     assert titles("answered") == ["Ответить", "Закрыть"]
     assert titles("closed") == [] and titles("rejected") == []
+
+
+def test_triage_card_offers_the_guesses() -> None:
+    guesses = [(Sector(code="roads", title="Дороги"), 0.18), (Sector(code="energy", title="Энергетика"), 0.12)]
+    keyboard = card_keyboard(7, "new", suggested=guesses)
+    titles = [b.text for row in keyboard.inline_keyboard for b in row]
+    assert titles == ["→ Дороги (18%)", "→ Энергетика (12%)", "Другой блок", "Не инцидент", "Закрыть"]
+    assert keyboard.inline_keyboard[0][0].callback_data == "s:7:roads"

@@ -10,10 +10,20 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers import outbox
 from handlers.directory import set_staff_chat, watch_chat
-from handlers.incidents import edit_message, ingest_message
+from handlers.incidents import edit_message, ingest_message, reassign_incident
 from handlers.types import Attachment, SourceRef
 from storage.db import SessionPool
-from storage.models import Incident, IncidentEvent, IncidentMessage, Outbox, Reminder, SourceKind, Staff, Status
+from storage.models import (
+    Incident,
+    IncidentEvent,
+    IncidentMessage,
+    Outbox,
+    Reminder,
+    RoutingExample,
+    SourceKind,
+    Staff,
+    Status,
+)
 from tests.conftest import Clock
 from tests.factories import citizen
 
@@ -70,14 +80,33 @@ async def test_private_message_becomes_routed_incident_with_cards_ack_and_deadli
     assert kinds == ["received", "routed"]
 
 
-async def test_unsure_text_goes_to_other_and_unlinked_head_gets_no_card(session: AsyncSession, clock: Clock) -> None:
+async def test_unsure_text_waits_in_triage_for_the_officer(session: AsyncSession, clock: Clock) -> None:
+    await set_staff_chat(session, staff=None, chat_id=STAFF_CHAT)
+    await link(session, 2, 7002)  # the МЦУ head, who heads «Прочее»: not bothered by triage
     result = await ingest_message(session, message=citizen("Добрый день, подскажите", at=clock()), now=clock())
     assert result.incident is not None
-    assert result.incident.sector_code == "other"
-    assert result.incident.classified_by == "model"
-    assert result.incident.confidence is not None and result.incident.confidence < 0.2
-    # Nobody is linked and there is no staff chat yet: only the citizen's acknowledgement goes out.
-    assert [r.kind for r in await outbox_rows(session)] == [outbox.ACK]
+    incident = result.incident
+    assert incident.status == Status.NEW and incident.sector_code is None and incident.assignee_id is None
+    assert incident.classified_by == "model" and incident.confidence is not None and incident.confidence < 0.2
+    assert len(incident.suggestions) == 3 and all(g["sector"] != "not_incident" for g in incident.suggestions)
+    # The card goes to the officer's staff chat only, with the acknowledgement to the citizen.
+    rows = await outbox_rows(session, incident.id)
+    assert {(r.kind, r.chat_id) for r in rows} == {(outbox.CARD, str(STAFF_CHAT)), (outbox.ACK, "501")}
+
+
+async def test_triage_choice_assigns_and_teaches(session: AsyncSession, clock: Clock) -> None:
+    officer = await session.get(Staff, 3)
+    assert officer is not None
+    await link(session, 5, 7005)
+    result = await ingest_message(session, message=citizen("Добрый день, подскажите", at=clock()), now=clock())
+    assert result.incident is not None
+    moved = await reassign_incident(
+        session, incident_id=result.incident.id or 0, sector_code="education", staff=officer, now=clock()
+    )
+    assert moved.status == Status.ASSIGNED and moved.assignee_id == 5
+    example = (await session.exec(select(RoutingExample))).one()
+    assert (example.text, example.sector_code, example.origin) == ("Добрый день, подскажите", "education", "correction")
+    assert (outbox.CARD, "7005") in {(r.kind, r.chat_id) for r in await outbox_rows(session, moved.id)}
 
 
 async def test_same_message_twice_is_one_incident(session: AsyncSession, clock: Clock) -> None:

@@ -15,7 +15,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.telegram import texts
 from bot.telegram.filters import is_citizen, is_staff
-from bot.telegram.render import DraftCb, IncidentCb, SectorCb, card_keyboard, draft_keyboard, sectors_keyboard
+from bot.telegram.render import (
+    DraftCb,
+    IncidentCb,
+    SectorCb,
+    card_keyboard,
+    card_keyboard_for,
+    draft_keyboard,
+    sectors_keyboard,
+)
 from handlers.directory import list_sectors
 from handlers.incidents import (
     accept_incident,
@@ -65,9 +73,10 @@ async def on_action(
             await query.message.edit_reply_markup(reply_markup=sectors_keyboard(number, sectors, incident.sector_code))
         await query.answer(texts.CHOOSE_SECTOR)
     elif action == "back":
-        incident = await check_may_act(session, incident_id=number, staff=staff)
+        await check_may_act(session, incident_id=number, staff=staff)
         if isinstance(query.message, Message):
-            await query.message.edit_reply_markup(reply_markup=card_keyboard(number, incident.status))
+            view = await view_incident(session, number)
+            await query.message.edit_reply_markup(reply_markup=card_keyboard_for(view))
         await query.answer()
     elif action == "answer":
         await check_may_answer(session, incident_id=number, staff=staff)

@@ -124,7 +124,7 @@ async def test_long_poll_turns_events_into_incidents_and_resumes_after_restart(
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
     rows = await incidents(session)
-    assert [r.sector_code for r in rows] == ["roads", "improvement", "other", "energy"]
+    assert [r.sector_code for r in rows] == ["roads", "improvement", None, "energy"]  # the third waits in triage
     assert rows[2].text == "Анна, поддерживаю"
     assert rows[0].permalink == f"https://vk.com/wall-{GROUP}_{post}?reply={first}"
     # The citizen's second comment under the same post is a follow-up of the open incident.
