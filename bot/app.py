@@ -259,7 +259,7 @@ async def run(
             await retrain(session)
 
     # Staff corrections («Другой блок») teach the model; it learns them every few hours.
-    rt.periodic.append(Periodic("classifier", retrain_job, RETRAIN_SECONDS))
+    rt.periodic.append(Periodic("classifier", retrain_job, RETRAIN_SECONDS, run_at_start=False))
 
     start_telegram(rt, telegram or TelegramSettings(), admin)
     await start_vk(rt, vk or VkSettings())

@@ -120,8 +120,9 @@ def _require_coordinator(staff: Staff) -> None:
         raise NotAllowed("Эта команда доступна ответственному за аккаунты, руководителю и куратору МЦУ.")
 
 
-async def _telegram_source(session: AsyncSession, chat_id: int) -> Source | None:
-    query = select(Source).where(Source.platform == "telegram", Source.external_id == str(chat_id))
+async def find_source(session: AsyncSession, *, platform: str, external_id: str) -> Source | None:
+    """A monitored source by the platform's own id for it."""
+    query = select(Source).where(Source.platform == platform, Source.external_id == external_id)
     return (await session.exec(query)).first()
 
 
@@ -137,7 +138,7 @@ async def set_staff_chat(session: AsyncSession, *, staff: Staff | None, chat_id:
     """
     if staff is not None:
         _require_coordinator(staff)
-    source = await _telegram_source(session, chat_id)
+    source = await find_source(session, platform="telegram", external_id=str(chat_id))
     if source is not None and source.active:
         raise InvalidInput("Этот чат отслеживается как источник обращений; служебным он быть не может.")
     setting = await session.get(Setting, STAFF_CHAT_KEY) or Setting(key=STAFF_CHAT_KEY, value="")
@@ -171,7 +172,7 @@ async def watch_chat(
         raise InvalidInput("Отслеживать можно группу обсуждения канала или местную группу.")
     if chat_id == await get_staff_chat(session):
         raise InvalidInput("Это служебный чат МЦУ; отслеживать его как источник обращений нельзя.")
-    source = await _telegram_source(session, chat_id)
+    source = await find_source(session, platform="telegram", external_id=str(chat_id))
     created = source is None
     if source is None:
         source = Source(platform="telegram", kind=kind, external_id=str(chat_id))
@@ -186,7 +187,7 @@ async def watch_chat(
 
 async def unwatch_chat(session: AsyncSession, *, staff: Staff, chat_id: int) -> Source:
     _require_coordinator(staff)
-    source = await _telegram_source(session, chat_id)
+    source = await find_source(session, platform="telegram", external_id=str(chat_id))
     if source is None or not source.active:
         raise NotFound("Этот чат не отслеживается.")
     source.active = False

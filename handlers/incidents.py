@@ -13,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers import outbox
 from handlers.deadlines import plan_deadline
-from handlers.directory import get_staff_chat, is_coordinator
+from handlers.directory import find_source, get_staff_chat, is_coordinator
 from handlers.errors import IllegalTransition, InvalidInput, NotAllowed, NotFound
 from handlers.routing import FALLBACK_SECTOR, route_text
 from handlers.settlements import detect_settlement
@@ -96,9 +96,7 @@ class IngestResult:
 
 async def _source(session: AsyncSession, message: CitizenMessage) -> Source | None:
     ref = message.source
-    source = (
-        await session.exec(select(Source).where(Source.platform == ref.platform, Source.external_id == ref.external_id))
-    ).first()
+    source = await find_source(session, platform=ref.platform, external_id=ref.external_id)
     if source is None and ref.kind == SourceKind.TG_DIRECT:
         # The bot's own private chats need no registration: every citizen may write to the bot.
         source = Source(platform=ref.platform, kind=ref.kind, external_id=ref.external_id, title=ref.title, ack=True)

@@ -11,7 +11,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers import outbox
-from handlers.directory import get_staff_chat
+from handlers.directory import find_source, get_staff_chat
 from handlers.errors import InvalidInput, NotFound
 from handlers.routing import normalize, split_keywords
 from storage.models import Cursor, Inbox, Source, SourceKind
@@ -34,11 +34,6 @@ async def set_cursor(session: AsyncSession, *, source_id: int, key: str, value: 
     cursor.value, cursor.updated_at = value, now
     session.add(cursor)
     await session.commit()
-
-
-async def find_source(session: AsyncSession, *, platform: str, external_id: str) -> Source | None:
-    query = select(Source).where(Source.platform == platform, Source.external_id == external_id)
-    return (await session.exec(query)).first()
 
 
 async def active_sources(session: AsyncSession, *, kinds: tuple[str, ...]) -> list[Source]:

@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -33,6 +33,8 @@ class Periodic:
     name: str
     run: Callable[[], Awaitable[Any]]
     seconds: float
+    # False when the start-up already did this job's work (the classifier is trained before intake starts).
+    run_at_start: bool = True
 
 
 async def _logged(job: Periodic) -> None:
@@ -77,6 +79,6 @@ def create_scheduler(
             coalesce=True,
             max_instances=1,
             misfire_grace_time=None,
-            next_run_time=clock(),
+            next_run_time=clock() if job.run_at_start else clock() + timedelta(seconds=job.seconds),
         )
     return scheduler
