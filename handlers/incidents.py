@@ -11,11 +11,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from handlers import outbox
+from handlers import noise, outbox, problems
 from handlers.deadlines import plan_deadline
 from handlers.directory import find_source, get_staff_chat, is_coordinator
 from handlers.errors import IllegalTransition, InvalidInput, NotAllowed, NotFound
-from handlers.routing import FALLBACK_SECTOR, route_text
+from handlers.routing import FALLBACK_SECTOR, NOT_INCIDENT, model_guesses, route_text
 from handlers.settlements import detect_settlement
 from handlers.types import CitizenMessage
 from handlers.vocab import STATUS_TITLES
@@ -28,6 +28,7 @@ from storage.models import (
     IncidentMessage,
     Outbox,
     OutboxState,
+    Reminder,
     Reply,
     RoutingExample,
     Sector,
@@ -47,9 +48,10 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     ),
     Status.IN_PROGRESS: frozenset({Status.ASSIGNED, Status.ANSWERED, Status.REJECTED, Status.CLOSED, Status.DUPLICATE}),
     Status.ANSWERED: frozenset({Status.ANSWERED, Status.IN_PROGRESS, Status.CLOSED}),
-    Status.CLOSED: frozenset({Status.ASSIGNED}),
-    Status.REJECTED: frozenset({Status.ASSIGNED}),
-    Status.DUPLICATE: frozenset({Status.ASSIGNED}),
+    # Reopened: back to its sector, or to triage when it never had one.
+    Status.CLOSED: frozenset({Status.ASSIGNED, Status.NEW}),
+    Status.REJECTED: frozenset({Status.ASSIGNED, Status.NEW}),
+    Status.DUPLICATE: frozenset({Status.ASSIGNED, Status.NEW}),
 }
 
 ACTION_TITLES = {
@@ -201,7 +203,7 @@ async def _ingest(session: AsyncSession, *, message: CitizenMessage, now: dateti
     if open_incident is not None:
         return await _attach_followup(session, open_incident, message, author, text, attachments, now)
 
-    routing = await route_text(session, text=text, source_kind=source.kind)
+    routing = await route_text(session, text=text, source_kind=source.kind, has_attachments=bool(attachments))
     incident = Incident(
         source_id=source.id,
         external_ref=message.external_id,
@@ -222,22 +224,29 @@ async def _ingest(session: AsyncSession, *, message: CitizenMessage, now: dateti
     session.add(incident)
     await session.flush()
     assert incident.id is not None
-    session.add(
-        IncidentMessage(
-            incident_id=incident.id,
-            source_id=source.id,
-            external_ref=message.external_id,
-            author_id=author.id,
-            text=text,
-            attachments=attachments,
-            permalink=message.permalink,
-            received_at=message.sent_at,
-        )
+    first = IncidentMessage(
+        incident_id=incident.id,
+        source_id=source.id,
+        external_ref=message.external_id,
+        author_id=author.id,
+        text=text,
+        attachments=attachments,
+        permalink=message.permalink,
+        received_at=message.sent_at,
     )
+    session.add(first)
     session.add(_event(incident, "received", now, source=source.kind, external_ref=message.external_id))
-    if routing.suggestions:
+    lead: Incident | None = None
+    if routing.not_incident:
+        # Plainly not an incident (thanks, spam…): logged with the reason, shown to the officer, one tap to undo.
+        _move(incident, Status.REJECTED, action="reject")
+        incident.not_incident_reason, incident.closed_at = routing.not_incident, now
+        session.add(_event(incident, "rejected", now, reason=routing.not_incident, rule_id=routing.rule_id))
+    elif routing.suggestions:
         # Triage: the incident waits in the officer's staff chat, with the model's guesses as buttons.
         incident.suggestions = [{"sector": s, "p": p} for s, p in routing.suggestions]
+        if routing.not_incident_p is not None:
+            incident.suggestions.insert(0, {"sector": NOT_INCIDENT, "p": routing.not_incident_p})
         session.add(_event(incident, "triage", now, suggestions=incident.suggestions))
     else:
         await _assign(session, incident, routing.sector_code or FALLBACK_SECTOR)
@@ -247,10 +256,34 @@ async def _ingest(session: AsyncSession, *, message: CitizenMessage, now: dateti
                 incident, "routed", now, sector=incident.sector_code, by=routing.classified_by, rule_id=routing.rule_id
             )
         )
-    session.add_all(plan_deadline(incident))
-    for chat in await _recipients(session, incident):
-        outbox.enqueue(session, kind=outbox.CARD, chat_id=chat, incident_id=incident.id, now=now)
-    if _acknowledge(source, message):
+        peer = await problems.find_peer(session, incident)
+        if peer is not None:
+            lead = await problems.join(session, incident, peer, now)
+            incident.assignee_id = lead.assignee_id
+            session.add(_event(incident, "grouped", now, problem_id=incident.problem_id, lead_id=lead.id))
+            session.add(_event(lead, "problem_report", now, incident_id=incident.id))
+    if incident.status != Status.REJECTED:
+        reminders = plan_deadline(incident)
+        if lead is None:  # a report of a known problem is chased through the problem's lead
+            session.add_all(reminders)
+    if lead is None:
+        for chat in await _recipients(session, incident):
+            outbox.enqueue(session, kind=outbox.CARD, chat_id=chat, incident_id=incident.id, now=now)
+    else:
+        # No card of its own: the lead's card counts it, and whoever has that card sees the new report's text.
+        assert lead.id is not None
+        await session.flush()
+        for chat in await _recipients(session, lead):
+            outbox.enqueue(
+                session,
+                kind=outbox.PROBLEM_REPORT,
+                chat_id=chat,
+                incident_id=lead.id,
+                payload={"message_id": first.id, "report": incident.id},
+                now=now,
+            )
+        await outbox.enqueue_card_updates(session, incident_id=lead.id, now=now)
+    if incident.status != Status.REJECTED and _acknowledge(source, message):
         outbox.enqueue(
             session,
             kind=outbox.ACK,
@@ -433,6 +466,11 @@ async def accept_incident(session: AsyncSession, *, incident_id: int, staff: Sta
     _react(incident, now)
     incident.assignee_id = staff.id
     session.add(_event(incident, "accepted", now, staff))
+    for other in await problems.followers(session, incident, statuses=(Status.ASSIGNED,)):
+        _move(other, Status.IN_PROGRESS, action="accept")
+        _react(other, now)
+        other.assignee_id, other.updated_at = staff.id, now
+        session.add_all([other, _event(other, "accepted", now, staff, lead_id=incident.id)])
     return await _finish(session, incident, now)
 
 
@@ -453,6 +491,10 @@ async def reassign_incident(
     incident.classified_by = "manual"
     session.add(_event(incident, "reassigned", now, staff, old_sector=old_sector, sector=sector.code))
     await _learn(session, incident, sector.code, now)
+    for other in await problems.followers(session, incident, statuses=(Status.ASSIGNED, Status.IN_PROGRESS)):
+        _move(other, Status.ASSIGNED, action="reassign")
+        other.sector_code, other.assignee_id, other.updated_at = sector.code, sector.head_id, now
+        session.add_all([other, _event(other, "reassigned", now, staff, old_sector=old_sector, sector=sector.code)])
     await session.flush()
     # Cards already posted update in place; the new head gets a card of their own.
     for chat in await _chats_without_card(session, incident):
@@ -468,7 +510,16 @@ async def _end(
     _move(incident, target, action=action)
     incident.closed_at = now
     _react(incident, now)
+    if target == Status.REJECTED:
+        incident.not_incident_reason = noise.STAFF
+        await _learn(session, incident, NOT_INCIDENT, now)
     session.add(_event(incident, target, now, staff))
+    for other in await problems.followers(session, incident, statuses=OPEN_STATUSES):
+        if target in TRANSITIONS[other.status]:
+            _move(other, target, action=action)
+            other.closed_at, other.updated_at = now, now
+            other.not_incident_reason = incident.not_incident_reason
+            session.add_all([other, _event(other, target, now, staff, lead_id=incident.id)])
     return await _finish(session, incident, now)
 
 
@@ -490,6 +541,40 @@ async def reject_incident(session: AsyncSession, *, incident_id: int, staff: Sta
     return await _end(session, incident_id=incident_id, staff=staff, now=now, target=Status.REJECTED, action="reject")
 
 
+async def reopen_incident(session: AsyncSession, *, incident_id: int, staff: Staff, now: datetime) -> Incident:
+    """Undo «не инцидент» or a close: back to the sector's head, or to triage when no sector was ever chosen."""
+    incident = await _load(session, incident_id)
+    await _check_may_act(session, staff, incident)
+    if incident.sector_code is not None:
+        _move(incident, Status.ASSIGNED, action="reopen")
+        sector = await session.get(Sector, incident.sector_code)
+        incident.assignee_id = sector.head_id if sector is not None else None
+    else:
+        _move(incident, Status.NEW, action="reopen")
+        guesses, _ = model_guesses(incident.text)
+        incident.suggestions = [{"sector": s, "p": p} for s, p in guesses]
+    incident.closed_at, incident.not_incident_reason = None, None
+    session.add(_event(incident, "reopened", now, staff))
+    # «Не инцидент» was a mistake: it must not teach the model.
+    for example in await session.exec(
+        select(RoutingExample).where(
+            RoutingExample.incident_id == incident.id, RoutingExample.sector_code == NOT_INCIDENT
+        )
+    ):
+        await session.delete(example)
+    # The citizen has waited since the message came: its deadline stands, only reminders still ahead are kept.
+    for reminder in await session.exec(
+        select(Reminder).where(Reminder.incident_id == incident.id, col(Reminder.sent_at).is_(None))
+    ):
+        reminder.cancelled_at = reminder.cancelled_at or now
+        session.add(reminder)
+    session.add_all(r for r in plan_deadline(incident) if r.due_at > now)
+    await session.flush()
+    for chat in await _chats_without_card(session, incident):
+        outbox.enqueue(session, kind=outbox.CARD, chat_id=chat, incident_id=incident.id, now=now)
+    return await _finish(session, incident, now)
+
+
 async def close_incident(session: AsyncSession, *, incident_id: int, staff: Staff, now: datetime) -> Incident:
     return await _end(session, incident_id=incident_id, staff=staff, now=now, target=Status.CLOSED, action="close")
 
@@ -507,20 +592,50 @@ async def answer_incident(
     _move(incident, Status.ANSWERED, action="answer")
     _react(incident, now)
     incident.answered_at = now
-    reply = Reply(incident_id=incident_id, staff_id=staff.id, text=text, is_final=final, created_at=now)
+    reply = await _publish(session, incident, source, staff=staff, text=text, final=final, now=now)
+    # One answer for the whole problem: every citizen who reported it gets it where they wrote.
+    for other in await problems.followers(session, incident, statuses=(Status.ASSIGNED, Status.IN_PROGRESS)):
+        _move(other, Status.ANSWERED, action="answer")
+        _react(other, now)
+        other.answered_at, other.updated_at = now, now
+        session.add(other)
+        other_source = await session.get(Source, other.source_id)
+        if other_source is not None and other_source.can_reply:
+            await _publish(session, other, other_source, staff=staff, text=text, final=final, now=now, lead=incident)
+        else:
+            session.add(_event(other, "answered", now, staff, lead_id=incident.id, published=False))
+    await _finish(session, incident, now)
+    return reply
+
+
+async def _publish(
+    session: AsyncSession,
+    incident: Incident,
+    source: Source,
+    *,
+    staff: Staff,
+    text: str,
+    final: bool,
+    now: datetime,
+    lead: Incident | None = None,
+) -> Reply:
+    assert incident.id is not None
+    reply = Reply(incident_id=incident.id, staff_id=staff.id, text=text, is_final=final, created_at=now)
     session.add(reply)
     await session.flush()
-    session.add(_event(incident, "answered", now, staff, reply_id=reply.id, final=final))
+    data: dict[str, Any] = {"reply_id": reply.id, "final": final}
+    if lead is not None:
+        data["lead_id"] = lead.id
+    session.add(_event(incident, "answered", now, staff, **data))
     outbox.enqueue(
         session,
         kind=outbox.REPLY,
         platform=source.platform,
         chat_id=incident.chat_ref,
-        incident_id=incident_id,
+        incident_id=incident.id,
         reply_id=reply.id,
         now=now,
     )
-    await _finish(session, incident, now)
     return reply
 
 
@@ -571,6 +686,11 @@ class IncidentView:
     events: list[IncidentEvent] = field(default_factory=list)
     # The model's guesses for an incident in triage, as sectors with their probabilities.
     suggested: list[tuple[Sector, float]] = field(default_factory=list)
+    # In triage, when the model firmly thinks it is not an incident: its probability.
+    not_incident_p: float | None = None
+    # The problem it belongs to: its lead's number and how many reports it has (1 outside a problem).
+    problem_lead_id: int | None = None
+    problem_size: int = 1
 
 
 async def view_incident(session: AsyncSession, incident_id: int, *, full: bool = False) -> IncidentView:
@@ -597,8 +717,12 @@ async def view_incident(session: AsyncSession, incident_id: int, *, full: bool =
         last_reply=last_reply,
         last_reply_by=await session.get(Staff, last_reply.staff_id) if last_reply and last_reply.staff_id else None,
     )
+    view.problem_lead_id, view.problem_size = await problems.problem_summary(session, incident)
     if incident.status == Status.NEW:
         for guess in incident.suggestions:
+            if guess.get("sector") == NOT_INCIDENT:
+                view.not_incident_p = float(guess.get("p", 0))
+                continue
             sector = await session.get(Sector, guess.get("sector"))
             if sector is not None and sector.active:
                 view.suggested.append((sector, float(guess.get("p", 0))))

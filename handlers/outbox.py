@@ -17,6 +17,7 @@ CARD_UPDATE = "card_update"  # edit a posted card in place (payload: card_messag
 ACK = "ack"  # tell the citizen the incident number
 REPLY = "reply"  # publish a staff answer where the citizen wrote
 FOLLOWUP = "followup"  # show a citizen's follow-up to the assignee (payload: message_id)
+PROBLEM_REPORT = "problem_report"  # one more report of the problem the incident leads (payload: message_id, report)
 REMINDER = "reminder"  # the deadline is near
 ESCALATION = "escalation"  # the deadline has passed
 REPLY_FAILED = "reply_failed"  # an answer could not be published

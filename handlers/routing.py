@@ -9,11 +9,15 @@ from functools import lru_cache
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from handlers import noise
 from storage.models import AutoRule
 
 FALLBACK_SECTOR = "other"
+NOT_INCIDENT = "not_incident"  # the classifier's label for what needs no answer (thanks, spam…)
 # Below this probability the model's guess is not trusted (measured on dev.csv: `python -m benchmarks.routing`).
 MODEL_THRESHOLD = 0.2
+# From this probability the model's «not an incident» is offered first in triage (never applied by itself).
+NOT_INCIDENT_THRESHOLD = 0.7
 SUGGESTIONS = 3
 
 _NON_WORD = re.compile(r"[^0-9a-zа-я]+")
@@ -49,16 +53,37 @@ def rule_matches(rule: AutoRule, text: str, *, source_kind: str | None = None) -
 @dataclass(frozen=True, slots=True)
 class Routing:
     sector_code: str | None
-    classified_by: str  # rule | model | default
+    classified_by: str  # noise | rule | model | default
     rule_id: int | None = None
-    not_incident: bool = False
     confidence: float | None = None
+    # Set when the message is plainly not an incident: why (handlers.noise reasons); it is logged, not routed.
+    not_incident: str | None = None
     # Set when the officer must choose (triage): the model's best guesses with their probabilities.
     suggestions: tuple[tuple[str, float], ...] = ()
+    # In triage: how likely the model thinks it is not an incident at all, when that is its firm opinion.
+    not_incident_p: float | None = None
 
 
-async def route_text(session: AsyncSession, *, text: str, source_kind: str | None = None) -> Routing:
-    """The first active rule (by position) that matches decides; else the model if it is sure enough; else triage."""
+def model_guesses(text: str) -> tuple[tuple[tuple[str, float], ...], float]:
+    """The model's best sectors with their probabilities, and its probability that this is not an incident."""
+    # Imported here: scikit-learn and the morphology dictionaries are heavy, and most commands never route.
+    from handlers.classifier import default_classifier
+
+    if not text.strip():
+        return (), 0.0
+    ranked = default_classifier().predict(text).ranked
+    guesses = tuple((s, round(p, 3)) for s, p in ranked if s != NOT_INCIDENT)[:SUGGESTIONS]
+    return guesses, next((round(p, 3) for s, p in ranked if s == NOT_INCIDENT), 0.0)
+
+
+async def route_text(
+    session: AsyncSession, *, text: str, source_kind: str | None = None, has_attachments: bool = False
+) -> Routing:
+    """Plain noise is set aside; else the first active rule (by position) that matches decides; else the model
+    if it is sure enough; else triage by the officer."""
+    reason = noise.not_incident_reason(text, has_attachments=has_attachments)
+    if reason is not None:
+        return Routing(sector_code=None, classified_by="noise", not_incident=reason)
     rules = await session.exec(
         select(AutoRule).where(col(AutoRule.active).is_(True)).order_by(col(AutoRule.position), col(AutoRule.id))
     )
@@ -66,18 +91,21 @@ async def route_text(session: AsyncSession, *, text: str, source_kind: str | Non
         if rule_matches(rule, text, source_kind=source_kind):
             rule.hits += 1
             session.add(rule)
-            return Routing(
-                sector_code=rule.sector_code, classified_by="rule", rule_id=rule.id, not_incident=rule.not_incident
-            )
-    # No rule fired: the classifier trained on the project's own examples names the likeliest sector.
-    # Imported here: scikit-learn and the morphology dictionaries are heavy, and most commands never route.
-    from handlers.classifier import NOT_INCIDENT, default_classifier
-
-    prediction = default_classifier().predict(text) if text.strip() else None
-    if prediction is None:
+            if rule.not_incident:
+                return Routing(sector_code=None, classified_by="rule", rule_id=rule.id, not_incident=noise.RULE)
+            return Routing(sector_code=rule.sector_code, classified_by="rule", rule_id=rule.id)
+    guesses, not_incident_p = model_guesses(text)
+    if not guesses:
         return Routing(sector_code=FALLBACK_SECTOR, classified_by="default")
-    guesses = tuple((s, round(p, 3)) for s, p in prediction.ranked if s != NOT_INCIDENT)[:SUGGESTIONS]
-    sector, confidence = guesses[0] if guesses else (FALLBACK_SECTOR, 0.0)
+    sector, confidence = guesses[0]
+    if not_incident_p >= NOT_INCIDENT_THRESHOLD:
+        return Routing(
+            sector_code=None,
+            classified_by="model",
+            confidence=confidence,
+            suggestions=guesses,
+            not_incident_p=not_incident_p,
+        )
     if confidence < MODEL_THRESHOLD:
         # Too unsure to bother a sector head: the officer picks the sector from the model's best guesses.
         return Routing(sector_code=None, classified_by="model", confidence=confidence, suggestions=guesses)

@@ -174,6 +174,10 @@ class Incident(SQLModel, table=True):
     settlement: str | None = None
     # When the model was unsure: its best guesses [{"sector": code, "p": probability}] for the officer's triage.
     suggestions: list[dict[str, Any]] = _json_list()
+    # Why it is «не инцидент» (handlers.noise reasons), while it is.
+    not_incident_reason: str | None = None
+    # Reports of one problem (same sector, settlement, similar text, close in time) are handled together.
+    problem_id: int | None = Field(default=None, foreign_key="problem.id", index=True)
     status: str = Field(default=Status.NEW, index=True)
     assignee_id: int | None = Field(default=None, foreign_key="staff.id", index=True)
     due_at: datetime | None = _ts()
@@ -181,6 +185,17 @@ class Incident(SQLModel, table=True):
     answered_at: datetime | None = _ts()
     closed_at: datetime | None = _ts()
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class Problem(SQLModel, table=True):
+    """One problem reported by many: «нет света в Жерновце» from twenty people. The lead incident carries the
+    card and the actions; the others follow it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    lead_id: int  # the incident that leads (no foreign key: incident.problem_id already links the two tables)
+    sector_code: str | None = Field(default=None, foreign_key="sector.code")
+    settlement: str | None = None
+    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
 
 
 class IncidentMessage(SQLModel, table=True):

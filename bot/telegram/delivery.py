@@ -101,7 +101,7 @@ class TelegramSender:
                 ids.append(str(sent.message_id))
             return ids
         extra: str | None = None
-        if item.kind == outbox.FOLLOWUP:
+        if item.kind in (outbox.FOLLOWUP, outbox.PROBLEM_REPORT):
             message = await session.get(IncidentMessage, int(item.payload["message_id"]))
             extra = message.text if message else ""
         elif item.kind == outbox.REPLY_FAILED and item.reply_id is not None:

@@ -14,6 +14,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.telegram import texts
 from bot.textsplit import clip
 from handlers.incidents import IncidentView
+from handlers.noise import REASON_TITLES
 from handlers.vocab import ROLE_TITLES, SOURCE_KIND_TITLES, STATUS_TITLES
 from storage.models import Sector, Source, Staff, Status
 
@@ -22,7 +23,7 @@ CARD_TEXT_BUDGET = 3000  # room for the citizen's words on a card; the rest of t
 
 
 class IncidentCb(CallbackData, prefix="i"):
-    action: str  # accept, answer, reassign, reject, close, back
+    action: str  # accept, answer, reassign, reject, close, reopen, back
     incident_id: int
 
 
@@ -100,6 +101,13 @@ def render_card(view: IncidentView, *, now: datetime, admin_url: str | None = No
         lines.append(texts.CARD_ATTACHMENTS.format(items=attachments_title(incident.attachments)))
     if view.followups:
         lines.append(texts.CARD_FOLLOWUPS.format(count=view.followups))
+    if view.problem_lead_id == incident.id:
+        lines.append(texts.CARD_PROBLEM_LEAD.format(count=view.problem_size))
+    elif view.problem_lead_id is not None:
+        lines.append(texts.CARD_PROBLEM_MEMBER.format(lead=view.problem_lead_id, count=view.problem_size))
+    if incident.status == Status.REJECTED and incident.not_incident_reason:
+        reason = REASON_TITLES.get(incident.not_incident_reason, incident.not_incident_reason)
+        lines.append(texts.CARD_NOT_INCIDENT.format(reason=escape(reason)))
     if view.last_reply is not None:
         who = escape(short_name(view.last_reply_by)) if view.last_reply_by else "—"
         state = texts.REPLY_STATES.get(view.last_reply.state, view.last_reply.state)
@@ -111,11 +119,17 @@ def render_card(view: IncidentView, *, now: datetime, admin_url: str | None = No
 
 def card_keyboard_for(view: IncidentView) -> InlineKeyboardMarkup:
     assert view.incident.id is not None
-    return card_keyboard(view.incident.id, view.incident.status, suggested=view.suggested)
+    return card_keyboard(
+        view.incident.id, view.incident.status, suggested=view.suggested, not_incident_p=view.not_incident_p
+    )
 
 
 def card_keyboard(
-    incident_id: int, status: str, *, suggested: list[tuple[Sector, float]] | None = None
+    incident_id: int,
+    status: str,
+    *,
+    suggested: list[tuple[Sector, float]] | None = None,
+    not_incident_p: float | None = None,
 ) -> InlineKeyboardMarkup:
     def button(title: str, action: str) -> InlineKeyboardButton:
         return InlineKeyboardButton(text=title, callback_data=IncidentCb(action=action, incident_id=incident_id).pack())
@@ -123,6 +137,8 @@ def card_keyboard(
     rows: list[list[InlineKeyboardButton]] = []
     if status == Status.NEW:
         # Triage: the officer picks the sector, first from the model's best guesses.
+        if not_incident_p is not None:
+            rows.append([button(texts.BTN_REJECT_SUGGESTED.format(percent=round(not_incident_p * 100)), "reject")])
         for sector, probability in suggested or []:
             title = texts.BTN_SUGGESTED.format(sector=sector.title, percent=round(probability * 100))
             pick = SectorCb(incident_id=incident_id, code=sector.code).pack()
@@ -135,6 +151,8 @@ def card_keyboard(
         rows.append([button(texts.BTN_REASSIGN, "reassign"), button(texts.BTN_REJECT, "reject")])
     if status in (Status.NEW, Status.ASSIGNED, Status.IN_PROGRESS, Status.ANSWERED):
         rows.append([button(texts.BTN_CLOSE, "close")])
+    if status in (Status.REJECTED, Status.CLOSED, Status.DUPLICATE):
+        rows.append([button(texts.BTN_REOPEN, "reopen")])
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
@@ -175,6 +193,13 @@ def render_notice(kind: str, view: IncidentView, *, payload: dict[str, Any], ext
     number = view.incident.id
     if kind == "followup":
         return texts.NOTICE_FOLLOWUP.format(number=number, text=quote(extra or "", CARD_TEXT_BUDGET))
+    if kind == "problem_report":
+        return texts.NOTICE_PROBLEM_REPORT.format(
+            number=number,
+            report=payload.get("report"),
+            count=view.problem_size,
+            text=quote(extra or "", CARD_TEXT_BUDGET),
+        )
     if kind == "reminder":
         return texts.NOTICE_REMINDER.format(number=number, due=when(view.incident.due_at), summary=summary(view))
     if kind == "escalation":

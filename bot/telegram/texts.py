@@ -7,6 +7,8 @@ BTN_ACCEPT = "Принять"
 BTN_ANSWER = "Ответить"
 BTN_REASSIGN = "Другой блок"
 BTN_REJECT = "Не инцидент"
+BTN_REJECT_SUGGESTED = "→ Не инцидент ({percent}%)"
+BTN_REOPEN = "Вернуть в работу"
 BTN_CLOSE = "Закрыть"
 BTN_BACK = "« Назад"
 BTN_SUGGESTED = "→ {sector} ({percent}%)"
@@ -30,6 +32,9 @@ CARD_DUE_OVERDUE = "Срок реакции: {at} — просрочен"
 CARD_NO_TEXT = "[без текста]"
 CARD_ATTACHMENTS = "Вложения: {items}"
 CARD_FOLLOWUPS = "Дополнений от жителя: {count}"
+CARD_NOT_INCIDENT = "Причина: {reason}"
+CARD_PROBLEM_LEAD = "Проблема: обращений {count} (это первое; ответ и закрытие — для всех сразу)"
+CARD_PROBLEM_MEMBER = "Входит в проблему инцидента № {lead} (обращений {count})"
 CARD_TEXT_CUT = "… (текст сокращён, всего {total} знаков)"
 CARD_FULL_TEXT = "полный текст"
 CARD_REPLY = "Ответ: {who}, {at} — {state}"
@@ -56,6 +61,9 @@ ACK = (
 )
 
 NOTICE_FOLLOWUP = "✉️ Дополнение от жителя к инциденту № {number}:\n\n{text}"
+NOTICE_PROBLEM_REPORT = (
+    "🔁 Ещё одно обращение по той же проблеме, что инцидент № {number} (№ {report}, всего {count}):\n\n{text}"
+)
 NOTICE_REMINDER = "⏰ Напоминание: по инциденту № {number} срок реакции истекает {due}.\n{summary}"
 NOTICE_ESCALATION = (
     "🔴 Срок реакции истёк: инцидент № {number}, блок «{sector}», ответственный — {assignee}.\n"
@@ -79,6 +87,7 @@ CHOOSE_SECTOR = "Выберите блок"
 DONE_ACCEPTED = "Принято в работу"
 DONE_REASSIGNED = "Передано в блок «{sector}»"
 DONE_REJECTED = "Отмечено «не инцидент»"
+DONE_REOPENED = "Возвращено в работу"
 DONE_CLOSED = "Инцидент закрыт"
 
 NOT_STAFF = "Эта кнопка — для сотрудников МЦУ."

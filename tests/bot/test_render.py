@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from bot.telegram.render import card_keyboard, quote
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.telegram.render import card_keyboard, quote, render_card
 from bot.textsplit import clip, split_message, utf16_len
+from handlers.incidents import ingest_message, view_incident
 from storage.models import Sector
+from tests.conftest import Clock
+from tests.factories import citizen
 
 
 def test_split_keeps_every_word_and_respects_the_limit() -> None:
@@ -40,7 +45,7 @@ def test_keyboard_follows_status() -> None:
     assert titles("assigned") == ["Принять", "Ответить", "Другой блок", "Не инцидент", "Закрыть"]
     assert titles("in_progress") == ["Ответить", "Другой блок", "Не инцидент", "Закрыть"]
     assert titles("answered") == ["Ответить", "Закрыть"]
-    assert titles("closed") == [] and titles("rejected") == []
+    assert titles("closed") == titles("rejected") == ["Вернуть в работу"]
 
 
 def test_triage_card_offers_the_guesses() -> None:
@@ -49,3 +54,27 @@ def test_triage_card_offers_the_guesses() -> None:
     titles = [b.text for row in keyboard.inline_keyboard for b in row]
     assert titles == ["→ Дороги (18%)", "→ Энергетика (12%)", "Другой блок", "Не инцидент", "Закрыть"]
     assert keyboard.inline_keyboard[0][0].callback_data == "s:7:roads"
+
+
+def test_triage_card_offers_not_an_incident_first_when_the_model_is_sure() -> None:
+    guesses = [(Sector(code="roads", title="Дороги"), 0.05)]
+    keyboard = card_keyboard(7, "new", suggested=guesses, not_incident_p=0.83)
+    titles = [b.text for row in keyboard.inline_keyboard for b in row]
+    assert titles[:2] == ["→ Не инцидент (83%)", "→ Дороги (5%)"]
+    assert keyboard.inline_keyboard[0][0].callback_data == "i:reject:7"
+
+
+async def test_card_says_why_it_is_not_an_incident_and_counts_a_problems_reports(
+    session: AsyncSession, clock: Clock
+) -> None:
+    thanks = await ingest_message(session, message=citizen("Спасибо!", at=clock(), user=1), now=clock())
+    assert thanks.incident is not None and thanks.incident.id is not None
+    text, keyboard = render_card(await view_incident(session, thanks.incident.id), now=clock())
+    assert "Статус: не инцидент" in text and "Причина: благодарность" in text
+    assert [b.text for row in keyboard.inline_keyboard for b in row] == ["Вернуть в работу"]
+
+    first = await ingest_message(session, message=citizen("Разбита дорога в Жерновце", at=clock(), user=2), now=clock())
+    await ingest_message(session, message=citizen("Жерновец: дорога разбита", at=clock(), user=3), now=clock())
+    assert first.incident is not None and first.incident.id is not None
+    text, _ = render_card(await view_incident(session, first.incident.id), now=clock())
+    assert "Проблема: обращений 2" in text

@@ -284,3 +284,18 @@ async def test_duplicate_update_is_one_incident(harness: Harness) -> None:
     await harness.feed(update)
     await harness.feed(update)
     assert len(await harness.incidents()) == 1
+
+
+async def test_thanks_is_set_aside_and_the_officer_brings_it_back(harness: Harness) -> None:
+    await harness.link(3, OFFICER)
+    await harness.feed(message_update(CITIZEN, "Спасибо вам огромное!"))
+    [incident] = await harness.incidents()
+    assert incident.status == Status.REJECTED and incident.not_incident_reason == "thanks"
+    number = incident.id or 0
+
+    await harness.feed(callback_update(OFFICER, IncidentCb(action="reopen", incident_id=number).pack()))
+    assert harness.alerts()[-1] == texts.DONE_REOPENED
+    [incident] = await harness.incidents()
+    assert incident.status == Status.NEW and len(incident.suggestions) == 3
+    await harness.feed(callback_update(OFFICER, IncidentCb(action="reopen", incident_id=number).pack()))
+    assert "Нельзя открыть снова" in (harness.alerts()[-1] or "")

@@ -33,6 +33,7 @@ from handlers.incidents import (
     close_incident,
     reassign_incident,
     reject_incident,
+    reopen_incident,
     view_incident,
 )
 from storage.models import Staff
@@ -66,6 +67,9 @@ async def on_action(
     elif action == "close":
         await close_incident(session, incident_id=number, staff=staff, now=now)
         await query.answer(texts.DONE_CLOSED)
+    elif action == "reopen":
+        await reopen_incident(session, incident_id=number, staff=staff, now=now)
+        await query.answer(texts.DONE_REOPENED)
     elif action == "reassign":
         incident = await check_may_act(session, incident_id=number, staff=staff)
         if isinstance(query.message, Message):
