@@ -12,6 +12,7 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -196,21 +197,53 @@ def cmd_classifier_predict(args: argparse.Namespace, _database: DatabaseSettings
 
 def cmd_classifier_train(args: argparse.Namespace, database: DatabaseSettings) -> None:
     from handlers.classifier import import_examples, retrain
+    from handlers.history import History, drop_imported_before, read_history
 
-    rows: list[dict[str, str]] = []
-    if args.file:
-        with open(args.file, encoding="utf-8-sig", newline="") as source:
-            rows = list(csv.DictReader(source))
+    if args.mapping and not args.file:
+        raise SystemExit("--mapping задаётся вместе с файлом выгрузки")
+    mapping = Path(args.mapping) if args.mapping else None
 
-    async def work(session: AsyncSession) -> int:
-        sectors = {s.code for s in await list_sectors(session)}
-        added = await import_examples(session, rows=rows, known_sectors=sectors, now=datetime.now(UTC))
+    async def work(session: AsyncSession) -> tuple[History, int]:
+        sectors = {s.code: s.title for s in await list_sectors(session)}
+        history = read_history(Path(args.file), sectors=sectors, mapping=mapping) if args.file else History()
+        await drop_imported_before(session, history)
+        added = await import_examples(session, rows=history.rows, known_sectors=set(sectors), now=datetime.now(UTC))
         await retrain(session)
-        return added
+        return history, added
 
-    added = _with_session(database, work)
+    history, added = _with_session(database, work)
     _out(f"добавлено примеров: {added}; классификатор обучен заново")
+    skipped = {
+        "без текста": history.empty,
+        "без блока": history.unlabelled,
+        "повторы в файле": history.duplicates,
+        "импортированы раньше": history.imported_before,
+        "тема не сопоставлена с блоком": sum(history.unmapped.values()),
+    }
+    if any(skipped.values()):
+        _out("пропущено строк: " + ", ".join(f"{why} — {count}" for why, count in skipped.items() if count))
+    if history.unmapped:
+        _out("темы, которых нет в файле соответствия (строк, группа тем / тема):")
+        for (group, topic), count in history.unmapped.most_common(10):
+            _out(f"{count:>6}  {group} / {topic}")
+        if len(history.unmapped) > 10:
+            _out(f"        … и ещё {len(history.unmapped) - 10}; все темы выпишет `mcu classifier mapping`")
     _out("запущенный сервер подхватит его при следующем переобучении (раз в 6 часов) или после перезапуска")
+
+
+def cmd_classifier_mapping(args: argparse.Namespace, database: DatabaseSettings) -> None:
+    from handlers.history import write_mapping_template
+
+    mapping = Path(args.mapping) if args.mapping else None
+
+    async def work(session: AsyncSession) -> tuple[int, int]:
+        sectors = {s.code: s.title for s in await list_sectors(session)}
+        return write_mapping_template(Path(args.export), Path(args.output), sectors=sectors, mapping=mapping)
+
+    topics, filled = _with_session(database, work)
+    _out(f"тем в выгрузке: {topics}, из них с блоком: {filled}; записано в {args.output}")
+    if filled < topics:
+        _out("впишите в колонку sector код или название блока, затем: mcu classifier train ВЫГРУЗКА --mapping ФАЙЛ")
 
 
 def cmd_chats_staff(args: argparse.Namespace, database: DatabaseSettings) -> None:
@@ -265,9 +298,15 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("input", help="CSV с колонками id и text")
     predict.add_argument("output", help="куда записать id,sector,confidence")
     predict.set_defaults(func=cmd_classifier_predict)
-    train = classifier.add_parser("train", help="дообучить на CSV (text,sector) и на исправлениях сотрудников")
-    train.add_argument("file", nargs="?", help="CSV с колонками text и sector (коды блоков)")
+    train = classifier.add_parser("train", help="дообучить на истории обращений и на исправлениях сотрудников")
+    train.add_argument("file", nargs="?", help="CSV или XLSX: text и sector или выгрузка ЦУР (нужен --mapping)")
+    train.add_argument("--mapping", help="CSV group,topic,sector: какие темы выгрузки в какой блок")
     train.set_defaults(func=cmd_classifier_train)
+    topics = classifier.add_parser("mapping", help="выписать темы выгрузки ЦУР в шаблон файла соответствия")
+    topics.add_argument("export", help="выгрузка CSV или XLSX с колонками «Группа тем» и «Тема»")
+    topics.add_argument("output", help="куда записать group,topic,count,sector")
+    topics.add_argument("--mapping", help="готовый файл соответствия: заполнить колонку sector по нему")
+    topics.set_defaults(func=cmd_classifier_mapping)
 
     vk = commands.add_parser("vk", help="источники VK").add_subparsers(dest="vk_command", required=True)
     for name, title, owner in (

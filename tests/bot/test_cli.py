@@ -7,6 +7,7 @@ import io
 from pathlib import Path
 
 import pytest
+from openpyxl import Workbook
 
 from bot.cli import main
 
@@ -53,3 +54,65 @@ def test_classifier_train_imports_history_and_refuses_unknown_sectors(
     with pytest.raises(SystemExit):
         main(["classifier", "train", str(history)])
     assert "Неизвестные блоки" in capsys.readouterr().err
+
+
+def write_cur_export(path: Path) -> Path:
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    for row in (
+        ["Номер", "Текст инцидента", "Группа тем", "Тема"],
+        [1, "Прорвало трубу во дворе", "ЖКХ", "Аварии"],
+        [2, "Фонарь не горит у школы", "ЖКХ", "Уличное освещение"],
+        [3, "Фонарь не горит у школы", "ЖКХ", "Уличное освещение"],
+        [4, "", "ЖКХ", "Аварии"],
+        [5, "Когда соревнования?", "Спорт", "Мероприятия"],
+        [6, "Где записаться в секцию?", "Спорт", "Секции"],
+        [7, "Во сколько начало?", "Спорт", "Мероприятия"],
+    ):
+        sheet.append(row)
+    workbook.save(path)
+    return path
+
+
+def test_classifier_train_imports_a_cur_export_through_a_mapping(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    export = write_cur_export(tmp_path / "export.xlsx")
+    mapping = tmp_path / "mapping.csv"
+    mapping.write_text("group,topic,sector\nЖКХ,,ЖКХ\nЖКХ,Уличное освещение,energy\n", "utf-8")
+    with pytest.raises(SystemExit):
+        main(["classifier", "train", str(export)])
+    assert "нужен ещё файл соответствия" in capsys.readouterr().err
+
+    main(["classifier", "train", str(export), "--mapping", str(mapping)])
+    out = capsys.readouterr().out
+    assert "добавлено примеров: 2;" in out
+    assert "пропущено строк: без текста — 1, повторы в файле — 1, тема не сопоставлена с блоком — 3" in out
+    assert out.index("2  Спорт / Мероприятия") < out.index("1  Спорт / Секции")
+    # The same export again adds nothing: its texts are already examples.
+    main(["classifier", "train", str(export), "--mapping", str(mapping)])
+    out = capsys.readouterr().out
+    assert "добавлено примеров: 0;" in out and "импортированы раньше — 2" in out
+
+
+def test_classifier_mapping_writes_a_template_to_fill_in(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    export = write_cur_export(tmp_path / "export.xlsx")
+    template = tmp_path / "mapping.csv"
+    main(["classifier", "mapping", str(export), str(template)])
+    assert "тем в выгрузке: 4, из них с блоком: 0" in capsys.readouterr().out
+    with template.open(encoding="utf-8-sig") as written:
+        rows = list(csv.DictReader(written))
+    assert [(r["group"], r["topic"], r["count"], r["sector"]) for r in rows] == [
+        ("ЖКХ", "Аварии", "2", ""),
+        ("ЖКХ", "Уличное освещение", "2", ""),
+        ("Спорт", "Мероприятия", "2", ""),
+        ("Спорт", "Секции", "1", ""),
+    ]
+    # A district fills in what it knows and writes the template again over it: the filled sectors stay.
+    template.write_text("group,topic,count,sector\nЖКХ,,,zhkh\nСпорт,Секции,1,Прочее\n", "utf-8")
+    main(["classifier", "mapping", str(export), str(template), "--mapping", str(template)])
+    assert "тем в выгрузке: 4, из них с блоком: 3" in capsys.readouterr().out
+    assert [line.split(",")[-1] for line in template.read_text("utf-8-sig").splitlines()] == [
+        "sector", "zhkh", "zhkh", "", "other",
+    ]  # fmt: skip
