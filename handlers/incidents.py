@@ -11,8 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from handlers import noise, outbox, problems
-from handlers.deadlines import plan_deadline
+from handlers import deadlines, noise, outbox, problems
 from handlers.directory import find_source, get_staff_chat, is_coordinator
 from handlers.errors import IllegalTransition, InvalidInput, NotAllowed, NotFound
 from handlers.routing import FALLBACK_SECTOR, NOT_INCIDENT, model_guesses, route_text
@@ -28,7 +27,7 @@ from storage.models import (
     IncidentMessage,
     Outbox,
     OutboxState,
-    Reminder,
+    Phase,
     Reply,
     RoutingExample,
     Sector,
@@ -36,6 +35,7 @@ from storage.models import (
     SourceKind,
     Staff,
     Status,
+    Track,
 )
 
 log = logging.getLogger(__name__)
@@ -44,9 +44,23 @@ log = logging.getLogger(__name__)
 TRANSITIONS: dict[str, frozenset[str]] = {
     Status.NEW: frozenset({Status.ASSIGNED, Status.REJECTED, Status.CLOSED, Status.DUPLICATE}),
     Status.ASSIGNED: frozenset(
+        {
+            Status.ASSIGNED,
+            Status.IN_PROGRESS,
+            Status.WAITING,
+            Status.ANSWERED,
+            Status.REJECTED,
+            Status.CLOSED,
+            Status.DUPLICATE,
+        }
+    ),
+    Status.IN_PROGRESS: frozenset(
+        {Status.ASSIGNED, Status.WAITING, Status.ANSWERED, Status.REJECTED, Status.CLOSED, Status.DUPLICATE}
+    ),
+    # Ждём ответа жителя: the clock is paused until the citizen writes or staff go on.
+    Status.WAITING: frozenset(
         {Status.ASSIGNED, Status.IN_PROGRESS, Status.ANSWERED, Status.REJECTED, Status.CLOSED, Status.DUPLICATE}
     ),
-    Status.IN_PROGRESS: frozenset({Status.ASSIGNED, Status.ANSWERED, Status.REJECTED, Status.CLOSED, Status.DUPLICATE}),
     Status.ANSWERED: frozenset({Status.ANSWERED, Status.IN_PROGRESS, Status.CLOSED}),
     # Reopened: back to its sector, or to triage when it never had one.
     Status.CLOSED: frozenset({Status.ASSIGNED, Status.NEW}),
@@ -61,6 +75,8 @@ ACTION_TITLES = {
     "reject": "отметить «не инцидент»",
     "close": "закрыть",
     "reopen": "открыть снова",
+    "wait": "ждать ответа жителя",
+    "resume": "вернуть в работу",
 }
 
 MAX_TEXT = 100_000  # a platform sends far less; anything longer is kept up to this and marked
@@ -263,9 +279,8 @@ async def _ingest(session: AsyncSession, *, message: CitizenMessage, now: dateti
             session.add(_event(incident, "grouped", now, problem_id=incident.problem_id, lead_id=lead.id))
             session.add(_event(lead, "problem_report", now, incident_id=incident.id))
     if incident.status != Status.REJECTED:
-        reminders = plan_deadline(incident)
-        if lead is None:  # a report of a known problem is chased through the problem's lead
-            session.add_all(reminders)
+        # A report of a known problem is chased through the problem's lead: its deadline, no reminders.
+        await deadlines.start_clock(session, incident, now=now, remind=lead is None)
     if lead is None:
         for chat in await _recipients(session, incident):
             outbox.enqueue(session, kind=outbox.CARD, chat_id=chat, incident_id=incident.id, now=now)
@@ -332,6 +347,9 @@ async def _attach_followup(
     incident.updated_at = now
     session.add(incident)
     session.add(_event(incident, "followup", now, message_id=item.id, external_ref=message.external_id))
+    if incident.status == Status.WAITING:
+        # The citizen answered what staff were waiting for: the deadline runs again.
+        await _resume(session, incident, now, by_citizen=True)
     for chat in await _recipients(session, incident):
         outbox.enqueue(
             session,
@@ -562,13 +580,8 @@ async def reopen_incident(session: AsyncSession, *, incident_id: int, staff: Sta
         )
     ):
         await session.delete(example)
-    # The citizen has waited since the message came: its deadline stands, only reminders still ahead are kept.
-    for reminder in await session.exec(
-        select(Reminder).where(Reminder.incident_id == incident.id, col(Reminder.sent_at).is_(None))
-    ):
-        reminder.cancelled_at = reminder.cancelled_at or now
-        session.add(reminder)
-    session.add_all(r for r in plan_deadline(incident) if r.due_at > now)
+    # The citizen has waited since the message came: its deadline stands, only reminders still ahead are sent.
+    await deadlines.restart_clock(session, incident, now=now)
     await session.flush()
     for chat in await _chats_without_card(session, incident):
         outbox.enqueue(session, kind=outbox.CARD, chat_id=chat, incident_id=incident.id, now=now)
@@ -589,15 +602,27 @@ async def answer_incident(
     incident = await _load(session, incident_id)
     await _check_may_act(session, staff, incident)
     source = await _replyable_source(session, incident)
-    _move(incident, Status.ANSWERED, action="answer")
+    if final:
+        _move(incident, Status.ANSWERED, action="answer")
+        incident.answered_at = now
+    else:
+        # An interim answer: the citizen has a reaction; the final answer's deadline starts now.
+        if incident.status != Status.IN_PROGRESS:
+            _move(incident, Status.IN_PROGRESS, action="answer")
+        incident.paused_left = None
+        await deadlines.answer_clock(session, incident, now=now)
     _react(incident, now)
-    incident.answered_at = now
     reply = await _publish(session, incident, source, staff=staff, text=text, final=final, now=now)
     # One answer for the whole problem: every citizen who reported it gets it where they wrote.
-    for other in await problems.followers(session, incident, statuses=(Status.ASSIGNED, Status.IN_PROGRESS)):
-        _move(other, Status.ANSWERED, action="answer")
+    for other in await problems.followers(session, incident, statuses=(*deadlines.CHASED, Status.WAITING)):
+        if final:
+            _move(other, Status.ANSWERED, action="answer")
+            other.answered_at = now
+        elif other.status != Status.IN_PROGRESS:
+            _move(other, Status.IN_PROGRESS, action="answer")
+        other.phase, other.due_at, other.paused_left = incident.phase, incident.due_at, None
         _react(other, now)
-        other.answered_at, other.updated_at = now, now
+        other.updated_at = now
         session.add(other)
         other_source = await session.get(Source, other.source_id)
         if other_source is not None and other_source.can_reply:
@@ -668,6 +693,110 @@ async def mark_reply_failed(session: AsyncSession, *, reply_id: int, error: str,
             session, kind=outbox.REPLY_FAILED, chat_id=chat, incident_id=incident.id, reply_id=reply.id, now=now
         )
     await _finish(session, incident, now)
+
+
+async def wait_for_citizen(session: AsyncSession, *, incident_id: int, staff: Staff, now: datetime) -> Incident:
+    """«Ждём ответа жителя»: the deadline stops until the citizen writes again or staff go on."""
+    incident = await _load(session, incident_id)
+    await _check_may_act(session, staff, incident)
+    _move(incident, Status.WAITING, action="wait")
+    left = await deadlines.pause_clock(session, incident, now=now)
+    session.add(_event(incident, "paused", now, staff, left_seconds=int(left.total_seconds())))
+    for other in await problems.followers(session, incident, statuses=deadlines.CHASED):
+        _move(other, Status.WAITING, action="wait")
+        other.paused_left, other.due_at, other.updated_at = incident.paused_left, None, now
+        session.add_all([other, _event(other, "paused", now, staff, lead_id=incident.id)])
+    return await _finish(session, incident, now)
+
+
+async def resume_incident(session: AsyncSession, *, incident_id: int, staff: Staff, now: datetime) -> Incident:
+    incident = await _load(session, incident_id)
+    await _check_may_act(session, staff, incident)
+    if incident.status != Status.WAITING:
+        raise IllegalTransition(
+            f"Инцидент № {incident.id} не ждёт ответа жителя.", current=incident.status, target=Status.IN_PROGRESS
+        )
+    await _resume(session, incident, now, staff=staff)
+    return await _finish(session, incident, now)
+
+
+async def _resume(
+    session: AsyncSession, incident: Incident, now: datetime, *, staff: Staff | None = None, by_citizen: bool = False
+) -> None:
+    _move(incident, Status.IN_PROGRESS, action="resume")
+    await deadlines.resume_clock(session, incident, now=now)
+    session.add(_event(incident, "resumed", now, staff, by_citizen=by_citizen))
+    for other in await problems.followers(session, incident, statuses=(Status.WAITING,)):
+        _move(other, Status.IN_PROGRESS, action="resume")
+        other.paused_left, other.due_at, other.updated_at = None, incident.due_at, now
+        session.add_all([other, _event(other, "resumed", now, staff, lead_id=incident.id)])
+
+
+def _require_running(incident: Incident) -> None:
+    if incident.status == Status.WAITING:
+        raise InvalidInput(f"Срок по инциденту № {incident.id} приостановлен: ждём ответа жителя.")
+    if incident.status not in deadlines.CHASED or incident.due_at is None:
+        raise InvalidInput(f"По инциденту № {incident.id} срок уже не идёт: он {STATUS_TITLES[incident.status]}.")
+
+
+async def extend_deadline(
+    session: AsyncSession, *, incident_id: int, staff: Staff, until: datetime, reason: str, now: datetime
+) -> Incident:
+    """Give more time, for a reason that stays in the timeline; the citizen's wait is not hidden: the first
+    deadline stays recorded beside the new one."""
+    reason = reason.strip()
+    if len(reason) < 3:
+        raise InvalidInput("Укажите причину продления срока.")
+    incident = await _load(session, incident_id)
+    await _check_may_act(session, staff, incident)
+    _require_running(incident)
+    old = incident.due_at
+    await deadlines.extend_clock(session, incident, until=until, now=now)
+    session.add(
+        _event(
+            incident,
+            "deadline_extended",
+            now,
+            staff,
+            old=old.isoformat() if old else None,
+            new=until.isoformat(),
+            reason=reason[:1000],
+        )
+    )
+    for other in await problems.followers(session, incident, statuses=deadlines.CHASED):
+        other.due_at, other.updated_at = until, now
+        session.add_all([other, _event(other, "deadline_extended", now, staff, lead_id=incident.id, reason=reason)])
+    return await _finish(session, incident, now)
+
+
+async def set_urgent(session: AsyncSession, *, incident_id: int, staff: Staff, urgent: bool, now: datetime) -> Incident:
+    """Mark or unmark as urgent: the reaction deadline follows the urgent policy (4 working hours by default)."""
+    incident = await _load(session, incident_id)
+    await _check_may_act(session, staff, incident)
+    if incident.urgent == urgent:
+        return incident
+    incident.urgent = urgent
+    if incident.status in deadlines.CHASED:
+        await deadlines.recompute_clock(session, incident, now=now)
+    session.add(_event(incident, "urgency_changed", now, staff, urgent=urgent))
+    return await _finish(session, incident, now)
+
+
+async def set_track(session: AsyncSession, *, incident_id: int, staff: Staff, track: str, now: datetime) -> Incident:
+    """Switch to a formal appeal under 59-ФЗ (30 days from registration by default), or back."""
+    if track not in (Track.SOCIAL, Track.APPEAL):
+        raise InvalidInput("Порядок рассмотрения: сообщение из соцсетей или обращение по 59-ФЗ.")
+    incident = await _load(session, incident_id)
+    await _check_may_act(session, staff, incident)
+    if incident.track == track:
+        return incident
+    incident.track = track
+    if track == Track.SOCIAL and incident.first_reaction_at is None:
+        incident.phase = Phase.REACTION
+    if incident.status in deadlines.CHASED:
+        await deadlines.recompute_clock(session, incident, now=now)
+    session.add(_event(incident, "track_changed", now, staff, track=track))
+    return await _finish(session, incident, now)
 
 
 @dataclass(slots=True)

@@ -20,6 +20,7 @@ FOLLOWUP = "followup"  # show a citizen's follow-up to the assignee (payload: me
 PROBLEM_REPORT = "problem_report"  # one more report of the problem the incident leads (payload: message_id, report)
 REMINDER = "reminder"  # the deadline is near
 ESCALATION = "escalation"  # the deadline has passed
+DIGEST = "digest"  # the morning list of overdue and due-today incidents (payload: incidents)
 REPLY_FAILED = "reply_failed"  # an answer could not be published
 SOURCE_FAILED = "source_failed"  # a monitored source stopped (payload: source_id)
 

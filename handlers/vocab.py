@@ -10,6 +10,7 @@ STATUS_TITLES = {
     "closed": "закрыт",
     "rejected": "не инцидент",
     "duplicate": "дубликат",
+    "waiting": "ждём ответа жителя",
 }
 
 ROLE_TITLES = {
@@ -49,4 +50,12 @@ EVENT_TITLES = {
     "problem_report": "ещё одно обращение по этой проблеме",
     "reminder_sent": "напоминание о сроке",
     "escalated": "эскалация: срок истёк",
+    "paused": "срок приостановлен: ждём ответа жителя",
+    "resumed": "срок снова идёт",
+    "deadline_extended": "срок продлён",
+    "urgency_changed": "изменена срочность",
+    "track_changed": "изменён порядок рассмотрения",
 }
+
+TRACK_TITLES = {"social": "сообщение из соцсетей", "appeal": "обращение по 59-ФЗ"}
+PHASE_TITLES = {"reaction": "срок реакции", "answer": "срок окончательного ответа"}

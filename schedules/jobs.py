@@ -11,19 +11,23 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from handlers.deadlines import send_due_reminders
+from handlers.deadlines import send_daily_digest, send_due_reminders
 from storage.db import SessionPool
 
 log = logging.getLogger(__name__)
 
 
 async def sweep_reminders(session_pool: SessionPool, clock: Callable[[], datetime], wakeup: Callable[[], None]) -> int:
+    """Everything due by now: reminders and escalations (oldest first, in batches), then the morning digest."""
+    sent = 0
     async with session_pool() as session:
-        sent = await send_due_reminders(session, now=clock())
-    if sent:
-        log.info("%s reminders and escalations queued", sent)
+        while batch := await send_due_reminders(session, now=clock()):
+            sent += batch
+        digests = await send_daily_digest(session, now=clock())
+    if sent or digests:
+        log.info("%s reminders and escalations, %s digests queued", sent, digests)
         wakeup()
-    return sent
+    return sent + digests
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from enum import StrEnum
 from typing import Any
 
@@ -65,9 +65,24 @@ class Status(StrEnum):
     CLOSED = "closed"
     REJECTED = "rejected"
     DUPLICATE = "duplicate"
+    WAITING = "waiting"  # ждём ответа жителя: the deadline is paused
 
 
-OPEN_STATUSES = (Status.NEW, Status.ASSIGNED, Status.IN_PROGRESS, Status.ANSWERED)
+OPEN_STATUSES = (Status.NEW, Status.ASSIGNED, Status.IN_PROGRESS, Status.WAITING, Status.ANSWERED)
+
+
+class Track(StrEnum):
+    """Which deadlines apply: a message from social media, or a formal appeal under 59-ФЗ."""
+
+    SOCIAL = "social"
+    APPEAL = "appeal"
+
+
+class Phase(StrEnum):
+    """What the incident's deadline (`due_at`) is for."""
+
+    REACTION = "reaction"  # the first public reaction
+    ANSWER = "answer"  # the final answer (after an interim one; from the start for a 59-ФЗ appeal)
 
 
 class SourceKind(StrEnum):
@@ -180,7 +195,14 @@ class Incident(SQLModel, table=True):
     problem_id: int | None = Field(default=None, foreign_key="problem.id", index=True)
     status: str = Field(default=Status.NEW, index=True)
     assignee_id: int | None = Field(default=None, foreign_key="staff.id", index=True)
-    due_at: datetime | None = _ts()
+    urgent: bool = False
+    track: str = Track.SOCIAL
+    phase: str = Phase.REACTION
+    # The deadline now running (None when paused or finished) and the first-reaction deadline as first set.
+    due_at: datetime | None = _ts(index=True)
+    reaction_due_at: datetime | None = _ts()
+    # While paused (ждём ответа жителя): the time that was left, in seconds of the policy's kind of time.
+    paused_left: int | None = None
     first_reaction_at: datetime | None = _ts()
     answered_at: datetime | None = _ts()
     closed_at: datetime | None = _ts()
@@ -265,9 +287,41 @@ class Reminder(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     incident_id: int = Field(foreign_key="incident.id", index=True)
     kind: str
+    # Which point before the deadline: "50%" of the time, "2h" before it, "0" at it (see handlers.deadlines).
+    point: str = ""
     due_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     sent_at: datetime | None = _ts()
     cancelled_at: datetime | None = _ts()
+
+
+class DeadlinePolicy(SQLModel, table=True):
+    """How long staff have, per track and optionally per source kind and sector; the most specific row wins."""
+
+    __tablename__ = "deadline_policy"
+
+    id: int | None = Field(default=None, primary_key=True)
+    track: str = Field(index=True)  # social | urgent | appeal
+    source_kind: str | None = None
+    sector_code: str | None = Field(default=None, foreign_key="sector.code")
+    # Time to the first public reaction (None: no separate reaction deadline, as for 59-ФЗ appeals).
+    reaction_minutes: int | None = None
+    reaction_working: bool = True
+    # Time to the final answer: after an interim answer, or from registration for 59-ФЗ appeals.
+    answer_minutes: int
+    answer_working: bool = True
+    note: str = ""
+
+
+class CalendarDay(SQLModel, table=True):
+    """A local decision about one day: a day off, a working day, or shortened hours before a holiday."""
+
+    __tablename__ = "calendar_day"
+
+    day: date = Field(primary_key=True)
+    working: bool
+    start: time | None = None
+    end: time | None = None
+    note: str = ""
 
 
 class Outbox(SQLModel, table=True):

@@ -15,15 +15,16 @@ from aiogram.exceptions import (
     TelegramServerError,
 )
 from aiogram.types import LinkPreviewOptions, ReplyParameters
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.telegram import texts
-from bot.telegram.render import render_card, render_notice, render_source_failed
+from bot.telegram.render import render_card, render_digest, render_notice, render_source_failed
 from bot.textsplit import split_message
 from bot.worker import DeliveryFailed
 from handlers import outbox
 from handlers.incidents import view_incident
-from storage.models import IncidentMessage, Outbox, Reply, Source
+from storage.models import Incident, IncidentMessage, Outbox, Reply, Sector, Source
 
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
@@ -54,6 +55,14 @@ class TelegramSender:
         if item.kind == outbox.SOURCE_FAILED:
             source = await session.get(Source, int(item.payload["source_id"]))
             text = render_source_failed(source) if source else ""
+            sent = await self.bot.send_message(chat, text, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW)
+            return [str(sent.message_id)]
+        if item.kind == outbox.DIGEST:
+            numbers = [int(n) for n in item.payload.get("incidents", [])]
+            rows = list(await session.exec(select(Incident).where(col(Incident.id).in_(numbers))))
+            rows.sort(key=lambda i: (i.due_at or now, i.id or 0))
+            sectors = {s.code: s for s in await session.exec(select(Sector))}
+            text = render_digest(rows, sectors, now=now)
             sent = await self.bot.send_message(chat, text, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW)
             return [str(sent.message_id)]
         assert item.incident_id is not None

@@ -16,14 +16,23 @@ from bot.textsplit import clip
 from handlers.incidents import IncidentView
 from handlers.noise import REASON_TITLES
 from handlers.vocab import ROLE_TITLES, SOURCE_KIND_TITLES, STATUS_TITLES
-from storage.models import Sector, Source, Staff, Status
+from storage.models import Incident, Sector, Source, Staff, Status, Track
 
 TZ = ZoneInfo("Europe/Moscow")
 CARD_TEXT_BUDGET = 3000  # room for the citizen's words on a card; the rest of the card is short
 
 
+# Extensions offered on the card, in working days.
+EXTENSIONS = (1, 3, 7)
+
+
+class ExtendCb(CallbackData, prefix="x"):
+    incident_id: int
+    days: int
+
+
 class IncidentCb(CallbackData, prefix="i"):
-    action: str  # accept, answer, reassign, reject, close, reopen, back
+    action: str  # accept, answer, reassign, reject, close, reopen, back, more, urgent, wait, resume, extend…
     incident_id: int
 
 
@@ -33,7 +42,7 @@ class SectorCb(CallbackData, prefix="s"):
 
 
 class DraftCb(CallbackData, prefix="d"):
-    action: str  # publish, edit, cancel
+    action: str  # publish (final), interim, edit, cancel
 
 
 def when(moment: datetime | None) -> str:
@@ -94,9 +103,15 @@ def render_card(view: IncidentView, *, now: datetime, admin_url: str | None = No
     if incident.settlement:
         lines.append(texts.CARD_SETTLEMENT.format(settlement=escape(incident.settlement)))
     lines.append(texts.CARD_RECEIVED.format(at=when(incident.received_at)))
+    if incident.urgent:
+        lines.append(texts.CARD_URGENT)
+    if incident.track == Track.APPEAL:
+        lines.append(texts.CARD_APPEAL)
     if incident.due_at and incident.status in (Status.NEW, Status.ASSIGNED, Status.IN_PROGRESS):
-        template = texts.CARD_DUE_OVERDUE if incident.due_at <= now else texts.CARD_DUE
-        lines.append(template.format(at=when(incident.due_at)))
+        due = texts.CARD_DUE.get(incident.phase, texts.CARD_DUE["reaction"]).format(at=when(incident.due_at))
+        lines.append(due + (texts.CARD_OVERDUE if incident.due_at <= now else ""))
+    elif incident.status == Status.WAITING and incident.paused_left is not None:
+        lines.append(texts.CARD_PAUSED.format(left=duration(incident.paused_left)))
     if incident.attachments:
         lines.append(texts.CARD_ATTACHMENTS.format(items=attachments_title(incident.attachments)))
     if view.followups:
@@ -115,6 +130,11 @@ def render_card(view: IncidentView, *, now: datetime, admin_url: str | None = No
     link = incident.permalink or (f"{admin_url.rstrip('/')}/incidents/{incident.id}" if admin_url else None)
     text = "\n".join(lines) + "\n\n" + quote(incident.text, CARD_TEXT_BUDGET, link=link)
     return text, card_keyboard_for(view)
+
+
+def duration(seconds: int) -> str:
+    hours, minutes = divmod(max(seconds, 0) // 60, 60)
+    return f"{hours} ч {minutes:02d} мин" if hours else f"{minutes} мин"
 
 
 def card_keyboard_for(view: IncidentView) -> InlineKeyboardMarkup:
@@ -147,13 +167,51 @@ def card_keyboard(
         rows.append([button(texts.BTN_ACCEPT, "accept"), button(texts.BTN_ANSWER, "answer")])
     elif status in (Status.IN_PROGRESS, Status.ANSWERED):
         rows.append([button(texts.BTN_ANSWER, "answer")])
+    elif status == Status.WAITING:
+        rows.append([button(texts.BTN_RESUME, "resume"), button(texts.BTN_ANSWER, "answer")])
     if status in (Status.NEW, Status.ASSIGNED, Status.IN_PROGRESS):
         rows.append([button(texts.BTN_REASSIGN, "reassign"), button(texts.BTN_REJECT, "reject")])
-    if status in (Status.NEW, Status.ASSIGNED, Status.IN_PROGRESS, Status.ANSWERED):
+    if status in (Status.ASSIGNED, Status.IN_PROGRESS):
+        rows.append([button(texts.BTN_CLOSE, "close"), button(texts.BTN_MORE, "more")])
+    elif status in (Status.NEW, Status.WAITING, Status.ANSWERED):
         rows.append([button(texts.BTN_CLOSE, "close")])
     if status in (Status.REJECTED, Status.CLOSED, Status.DUPLICATE):
         rows.append([button(texts.BTN_REOPEN, "reopen")])
     return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def more_keyboard(incident: Incident) -> InlineKeyboardMarkup:
+    """The card's second page: urgency, pause, extension, the 59-ФЗ track."""
+    assert incident.id is not None
+
+    def button(title: str, action: str) -> list[InlineKeyboardButton]:
+        return [
+            InlineKeyboardButton(text=title, callback_data=IncidentCb(action=action, incident_id=incident.id).pack())
+        ]
+
+    appeal = incident.track == Track.APPEAL
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            button(texts.BTN_NOT_URGENT, "not_urgent") if incident.urgent else button(texts.BTN_URGENT, "urgent"),
+            button(texts.BTN_WAIT, "wait"),
+            button(texts.BTN_EXTEND, "extend"),
+            button(texts.BTN_SOCIAL, "social") if appeal else button(texts.BTN_APPEAL, "appeal"),
+            button(texts.BTN_BACK, "back"),
+        ]
+    )
+
+
+def extend_keyboard(incident_id: int) -> InlineKeyboardMarkup:
+    days = [
+        InlineKeyboardButton(
+            text=texts.BTN_EXTEND_DAYS.format(days=n), callback_data=ExtendCb(incident_id=incident_id, days=n).pack()
+        )
+        for n in EXTENSIONS
+    ]
+    back = InlineKeyboardButton(
+        text=texts.BTN_BACK, callback_data=IncidentCb(action="more", incident_id=incident_id).pack()
+    )
+    return InlineKeyboardMarkup(inline_keyboard=[days, [back]])
 
 
 def sectors_keyboard(incident_id: int, sectors: list[Sector], current: str | None) -> InlineKeyboardMarkup:
@@ -177,6 +235,7 @@ def draft_keyboard() -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         inline_keyboard=[
             [InlineKeyboardButton(text=texts.BTN_PUBLISH, callback_data=DraftCb(action="publish").pack())],
+            [InlineKeyboardButton(text=texts.BTN_PUBLISH_INTERIM, callback_data=DraftCb(action="interim").pack())],
             [
                 InlineKeyboardButton(text=texts.BTN_EDIT, callback_data=DraftCb(action="edit").pack()),
                 InlineKeyboardButton(text=texts.BTN_CANCEL, callback_data=DraftCb(action="cancel").pack()),
@@ -200,14 +259,25 @@ def render_notice(kind: str, view: IncidentView, *, payload: dict[str, Any], ext
             count=view.problem_size,
             text=quote(extra or "", CARD_TEXT_BUDGET),
         )
+    phase = texts.PHASE_DEADLINE.get(payload.get("phase", ""), texts.PHASE_DEADLINE["reaction"])
+    due = when(datetime.fromisoformat(payload["due_at"])) if payload.get("due_at") else when(view.incident.due_at)
     if kind == "reminder":
-        return texts.NOTICE_REMINDER.format(number=number, due=when(view.incident.due_at), summary=summary(view))
+        point = payload.get("point", "")
+        template = (
+            texts.NOTICE_REMINDER_DUE
+            if point == "0"
+            else texts.NOTICE_REMINDER_HALF
+            if point == "50%"
+            else texts.NOTICE_REMINDER
+        )
+        return template.format(number=number, phase=phase, due=due, summary=summary(view))
     if kind == "escalation":
         return texts.NOTICE_ESCALATION.format(
+            phase=phase,
             number=number,
             sector=escape(view.sector.title if view.sector else "—"),
             assignee=escape(short_name(view.assignee)) if view.assignee else "—",
-            due=when(view.incident.due_at),
+            due=due,
             summary=summary(view),
         )
     if kind == "reply_failed":
@@ -219,3 +289,30 @@ def render_source_failed(source: Source) -> str:
     kind = SOURCE_KIND_TITLES.get(source.kind, source.kind)
     title = f"{kind} «{source.title}»" if source.title else f"{kind} {source.external_id}"
     return texts.NOTICE_SOURCE_FAILED.format(source=escape(title), error=escape(source.error or ""))
+
+
+DIGEST_LINES = 40
+
+
+def render_digest(incidents: list[Incident], sectors: dict[str, Sector], *, now: datetime) -> str:
+    """The morning list: overdue first (🔴), then those due today (🟡)."""
+    overdue = [i for i in incidents if i.due_at is not None and i.due_at <= now]
+    today = [i for i in incidents if i.due_at is not None and i.due_at > now]
+    lines = [
+        texts.DIGEST_TITLE.format(date=now.astimezone(TZ).strftime("%d.%m.%Y"), overdue=len(overdue), today=len(today))
+    ]
+    for incident in (overdue + today)[:DIGEST_LINES]:
+        sector = sectors.get(incident.sector_code or "")
+        short, trimmed = clip(" ".join(incident.text.split()), 80)
+        lines.append(
+            texts.DIGEST_LINE.format(
+                mark="🔴" if incident.due_at is not None and incident.due_at <= now else "🟡",
+                number=incident.id,
+                sector=escape(sector.title if sector else "—"),
+                due=when(incident.due_at),
+                text=escape(short + ("…" if trimmed else "")) or texts.CARD_NO_TEXT,
+            )
+        )
+    if len(incidents) > DIGEST_LINES:
+        lines.append(texts.DIGEST_MORE.format(count=len(incidents) - DIGEST_LINES))
+    return "\n".join(lines)

@@ -12,7 +12,17 @@ BTN_REOPEN = "Вернуть в работу"
 BTN_CLOSE = "Закрыть"
 BTN_BACK = "« Назад"
 BTN_SUGGESTED = "→ {sector} ({percent}%)"
-BTN_PUBLISH = "Опубликовать"
+BTN_PUBLISH = "Опубликовать как окончательный"
+BTN_PUBLISH_INTERIM = "Опубликовать как промежуточный"
+BTN_MORE = "Ещё…"
+BTN_URGENT = "🔥 Срочный"
+BTN_NOT_URGENT = "Не срочный"
+BTN_WAIT = "⏸ Ждём ответа жителя"
+BTN_RESUME = "▶️ Продолжить работу"
+BTN_EXTEND = "Продлить срок"
+BTN_EXTEND_DAYS = "+{days} раб. дн."
+BTN_APPEAL = "Обращение по 59-ФЗ (30 дней)"
+BTN_SOCIAL = "Не по 59-ФЗ"
 BTN_EDIT = "Изменить"
 BTN_CANCEL = "Отмена"
 
@@ -27,8 +37,11 @@ CARD_OPEN_ORIGINAL = "открыть сообщение"
 CARD_AUTHOR = "Автор: {author}"
 CARD_SETTLEMENT = "Населённый пункт: {settlement}"
 CARD_RECEIVED = "Поступило: {at}"
-CARD_DUE = "Срок реакции: {at}"
-CARD_DUE_OVERDUE = "Срок реакции: {at} — просрочен"
+CARD_DUE = {"reaction": "Срок реакции: {at}", "answer": "Срок окончательного ответа: {at}"}
+CARD_OVERDUE = " — просрочен"
+CARD_PAUSED = "Срок приостановлен: ждём ответа жителя (осталось {left})"
+CARD_URGENT = "🔥 Срочный"
+CARD_APPEAL = "Порядок: обращение по 59-ФЗ"
 CARD_NO_TEXT = "[без текста]"
 CARD_ATTACHMENTS = "Вложения: {items}"
 CARD_FOLLOWUPS = "Дополнений от жителя: {count}"
@@ -64,11 +77,16 @@ NOTICE_FOLLOWUP = "✉️ Дополнение от жителя к инциде
 NOTICE_PROBLEM_REPORT = (
     "🔁 Ещё одно обращение по той же проблеме, что инцидент № {number} (№ {report}, всего {count}):\n\n{text}"
 )
-NOTICE_REMINDER = "⏰ Напоминание: по инциденту № {number} срок реакции истекает {due}.\n{summary}"
+PHASE_DEADLINE = {"reaction": "срок реакции", "answer": "срок окончательного ответа"}
+NOTICE_REMINDER = "⏰ Напоминание: по инциденту № {number} {phase} истекает {due}.\n{summary}"
+NOTICE_REMINDER_HALF = "⏰ Прошла половина срока: по инциденту № {number} {phase} — {due}.\n{summary}"
+NOTICE_REMINDER_DUE = "⏰ По инциденту № {number} {phase} истёк ({due}).\n{summary}"
 NOTICE_ESCALATION = (
-    "🔴 Срок реакции истёк: инцидент № {number}, блок «{sector}», ответственный — {assignee}.\n"
-    "Срок был: {due}.\n{summary}"
+    "🔴 Истёк {phase}: инцидент № {number}, блок «{sector}», ответственный — {assignee}.\nСрок был: {due}.\n{summary}"
 )
+DIGEST_TITLE = "📋 Сводка на {date}: просрочено — {overdue}, срок сегодня — {today}."
+DIGEST_LINE = "{mark} № {number} · {sector} · срок {due} · {text}"
+DIGEST_MORE = "…и ещё {count}: полный список в админке."
 NOTICE_REPLY_FAILED = "⚠️ Ответ по инциденту № {number} не удалось опубликовать: {error}\nИнцидент снова в работе."
 
 NOTICE_SOURCE_FAILED = (
@@ -80,6 +98,14 @@ ASK_ANSWER = "Ответ жителю по инциденту № {number}. На
 ASK_ANSWER_PLACEHOLDER = "Текст ответа жителю"
 PREVIEW = "Предпросмотр ответа по инциденту № {number}. Он будет опубликован там, где писал житель:\n\n{text}"
 ANSWER_ACCEPTED = "Ответ по инциденту № {number} принят и публикуется."
+ANSWER_INTERIM_ACCEPTED = (
+    "Промежуточный ответ по инциденту № {number} принят и публикуется. Срок окончательного ответа — {due}."
+)
+ASK_EXTEND_REASON = (
+    "Продление срока по инциденту № {number} до {until}. Напишите причину одним сообщением (ответом на это)."
+)
+ASK_EXTEND_PLACEHOLDER = "Причина продления"
+EXTEND_SESSION_LOST = "Продление не найдено. Нажмите «Продлить срок» на карточке ещё раз."
 ANSWER_CANCELLED = "Ответ отменён."
 ANSWER_TEXT_REQUIRED = "Нужен текст ответа. Напишите его одним сообщением или нажмите «Отмена»."
 ANSWER_SESSION_LOST = "Черновик ответа не найден. Нажмите «Ответить» на карточке ещё раз."
@@ -89,6 +115,14 @@ DONE_REASSIGNED = "Передано в блок «{sector}»"
 DONE_REJECTED = "Отмечено «не инцидент»"
 DONE_REOPENED = "Возвращено в работу"
 DONE_CLOSED = "Инцидент закрыт"
+DONE_WAITING = "Срок приостановлен: ждём ответа жителя"
+DONE_RESUMED = "Срок снова идёт"
+DONE_URGENT = "Отмечен срочным: срок реакции — {due}"
+DONE_NOT_URGENT = "Больше не срочный: срок реакции — {due}"
+DONE_APPEAL = "Рассматривается по 59-ФЗ: срок ответа — {due}"
+DONE_SOCIAL = "Рассматривается как сообщение из соцсетей: срок — {due}"
+DONE_EXTENDED = "Срок по инциденту № {number} продлён до {until}."
+CHOOSE_EXTENSION = "На сколько продлить срок?"
 
 NOT_STAFF = "Эта кнопка — для сотрудников МЦУ."
 UNKNOWN_ERROR = "Не получилось выполнить действие. Попробуйте ещё раз; если не выйдет — сообщите администратору."

@@ -65,7 +65,7 @@ async def test_card_is_sent_escaped_and_recorded_then_edited_in_place(
     assert "Яма &lt;b&gt;на дороге&lt;/b&gt; &amp; лужа" in card.text
     assert "Блок: Дороги" in card.text
     buttons = [b.text for row in card.reply_markup.inline_keyboard for b in row]
-    assert buttons == ["Принять", "Ответить", "Другой блок", "Не инцидент", "Закрыть"]
+    assert buttons == ["Принять", "Ответить", "Другой блок", "Не инцидент", "Закрыть", "Ещё…"]
     assert ack.chat_id == 501 and "зарегистрировано под номером 1" in ack.text
     assert ack.reply_parameters is not None
     assert all(i.state == OutboxState.SENT for i in await items(session))

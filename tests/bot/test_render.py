@@ -42,8 +42,9 @@ def test_keyboard_follows_status() -> None:
     def titles(status: str) -> list[str]:
         return [b.text for row in card_keyboard(1, status).inline_keyboard for b in row]
 
-    assert titles("assigned") == ["Принять", "Ответить", "Другой блок", "Не инцидент", "Закрыть"]
-    assert titles("in_progress") == ["Ответить", "Другой блок", "Не инцидент", "Закрыть"]
+    assert titles("assigned") == ["Принять", "Ответить", "Другой блок", "Не инцидент", "Закрыть", "Ещё…"]
+    assert titles("in_progress") == ["Ответить", "Другой блок", "Не инцидент", "Закрыть", "Ещё…"]
+    assert titles("waiting") == ["▶️ Продолжить работу", "Ответить", "Закрыть"]
     assert titles("answered") == ["Ответить", "Закрыть"]
     assert titles("closed") == titles("rejected") == ["Вернуть в работу"]
 

@@ -12,15 +12,15 @@ import pytest
 from aiogram import Bot, Dispatcher
 from aiogram.methods import AnswerCallbackQuery, EditMessageReplyMarkup, SendMessage
 from aiogram.types import Update
-from sqlmodel import func, select
+from sqlmodel import col, func, select
 
 from bot.app import create_dispatcher
 from bot.telegram import texts
-from bot.telegram.render import DraftCb, IncidentCb, SectorCb
+from bot.telegram.render import DraftCb, ExtendCb, IncidentCb, SectorCb
 from handlers import outbox
 from handlers.directory import create_invite
 from storage.db import SessionPool
-from storage.models import Incident, Outbox, Reply, Setting, Source, Staff, Status
+from storage.models import Incident, IncidentEvent, Outbox, Reply, Setting, Source, Staff, Status
 from tests.bot.mocked import RecordingSession, make_bot
 from tests.conftest import Clock
 
@@ -299,3 +299,50 @@ async def test_thanks_is_set_aside_and_the_officer_brings_it_back(harness: Harne
     assert incident.status == Status.NEW and len(incident.suggestions) == 3
     await harness.feed(callback_update(OFFICER, IncidentCb(action="reopen", incident_id=number).pack()))
     assert "Нельзя открыть снова" in (harness.alerts()[-1] or "")
+
+
+async def test_interim_answer_pause_resume_urgency_track_and_extension_from_the_card(harness: Harness) -> None:
+    await harness.link(1, HEAD)
+    await harness.feed(message_update(CITIZEN, "Яма на дороге"))
+    [incident] = await harness.incidents()
+    number = incident.id or 0
+
+    await harness.feed(callback_update(HEAD, IncidentCb(action="answer", incident_id=number).pack()))
+    await harness.feed(message_update(HEAD, "Приняли, выедем на место"))
+    await harness.feed(callback_update(HEAD, DraftCb(action="interim").pack()))
+    assert harness.answers()[-1].startswith(f"Промежуточный ответ по инциденту № {number}")
+    [incident] = await harness.incidents()
+    assert incident.status == Status.IN_PROGRESS and incident.phase == "answer"
+
+    await harness.feed(callback_update(HEAD, IncidentCb(action="more", incident_id=number).pack()))
+    more = harness.api.sent(EditMessageReplyMarkup)[-1].reply_markup
+    assert [b.text for row in more.inline_keyboard for b in row] == [
+        texts.BTN_URGENT,
+        texts.BTN_WAIT,
+        texts.BTN_EXTEND,
+        texts.BTN_APPEAL,
+        texts.BTN_BACK,
+    ]
+    await harness.feed(callback_update(HEAD, IncidentCb(action="wait", incident_id=number).pack()))
+    assert harness.alerts()[-1] == texts.DONE_WAITING
+    await harness.feed(callback_update(HEAD, IncidentCb(action="resume", incident_id=number).pack()))
+    assert harness.alerts()[-1] == texts.DONE_RESUMED
+
+    await harness.feed(callback_update(HEAD, IncidentCb(action="extend", incident_id=number).pack()))
+    await harness.feed(callback_update(HEAD, ExtendCb(incident_id=number, days=3).pack()))
+    assert harness.answers()[-1].startswith(f"Продление срока по инциденту № {number} до ")
+    await harness.feed(message_update(HEAD, "Ждём асфальт от подрядчика"))
+    assert harness.answers()[-1].startswith(f"Срок по инциденту № {number} продлён до ")
+
+    await harness.feed(callback_update(HEAD, IncidentCb(action="appeal", incident_id=number).pack()))
+    assert (harness.alerts()[-1] or "").startswith("Рассматривается по 59-ФЗ")
+    async with harness.pool() as session:
+        kinds = [e.kind for e in await session.exec(select(IncidentEvent).order_by(col(IncidentEvent.id)))]
+        extended = (await session.exec(select(IncidentEvent).where(IncidentEvent.kind == "deadline_extended"))).one()
+    assert [k for k in kinds if k in ("paused", "resumed", "deadline_extended", "track_changed")] == [
+        "paused",
+        "resumed",
+        "deadline_extended",
+        "track_changed",
+    ]
+    assert extended.data["reason"] == "Ждём асфальт от подрядчика"

@@ -55,7 +55,7 @@ async def test_reopened_noise_goes_to_triage_and_then_to_the_chosen_sector(sessi
     # Its deadline counts from when the citizen wrote; the reminders still ahead are planned now.
     assert reopened.due_at is not None
     reminders = list(await session.exec(select(Reminder).where(Reminder.incident_id == number)))
-    assert sorted(r.kind for r in reminders) == ["escalation", "reminder"]
+    assert sorted(r.kind for r in reminders) == ["escalation", "reminder", "reminder", "reminder"]
 
     routed = await reassign_incident(session, incident_id=number, sector_code="roads", staff=officer, now=clock())
     assert routed.status == Status.ASSIGNED and routed.assignee_id == 1

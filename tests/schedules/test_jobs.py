@@ -30,8 +30,10 @@ async def test_sweep_queues_due_reminders_and_wakes_the_worker(session_pool: Ses
         await ingest_message(session, message=citizen("Яма на дороге", at=clock()), now=clock())
     woken: list[bool] = []
     clock.advance(days=3)
-    assert await sweep_reminders(session_pool, clock, lambda: woken.append(True)) == 2
+    # Friday 10:00 MSK: three reminders, the escalation and the head's morning digest are due.
+    assert await sweep_reminders(session_pool, clock, lambda: woken.append(True)) == 5
     assert woken == [True]
     async with session_pool() as session:
         kinds = sorted(o.kind for o in await session.exec(select(Outbox)) if o.kind != outbox.CARD)
-    assert kinds == [outbox.ACK, outbox.ESCALATION, outbox.REMINDER]
+    assert kinds == [outbox.ACK, outbox.DIGEST, outbox.ESCALATION, *[outbox.REMINDER] * 3]
+    assert await sweep_reminders(session_pool, clock, lambda: woken.append(True)) == 0

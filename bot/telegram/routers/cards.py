@@ -10,20 +10,25 @@ from aiogram.enums import ParseMode
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, ForceReply, InaccessibleMessage, Message
+from aiogram.types import CallbackQuery, ForceReply, InaccessibleMessage, InlineKeyboardMarkup, Message
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.telegram import texts
 from bot.telegram.filters import is_citizen, is_staff
 from bot.telegram.render import (
     DraftCb,
+    ExtendCb,
     IncidentCb,
     SectorCb,
     card_keyboard,
     card_keyboard_for,
     draft_keyboard,
+    extend_keyboard,
+    more_keyboard,
     sectors_keyboard,
+    when,
 )
+from handlers.deadlines import extension_until
 from handlers.directory import list_sectors
 from handlers.incidents import (
     accept_incident,
@@ -31,10 +36,15 @@ from handlers.incidents import (
     check_may_act,
     check_may_answer,
     close_incident,
+    extend_deadline,
     reassign_incident,
     reject_incident,
     reopen_incident,
+    resume_incident,
+    set_track,
+    set_urgent,
     view_incident,
+    wait_for_citizen,
 )
 from storage.models import Staff
 
@@ -42,6 +52,19 @@ from storage.models import Staff
 class AnswerFlow(StatesGroup):
     text = State()
     confirm = State()
+
+
+class ExtendFlow(StatesGroup):
+    reason = State()
+
+
+async def _show(query: CallbackQuery, keyboard: InlineKeyboardMarkup) -> None:
+    if isinstance(query.message, Message):
+        try:
+            await query.message.edit_reply_markup(reply_markup=keyboard)
+        except TelegramBadRequest as error:
+            if "message is not modified" not in error.message:
+                raise
 
 
 async def not_staff(query: CallbackQuery) -> None:
@@ -70,6 +93,28 @@ async def on_action(
     elif action == "reopen":
         await reopen_incident(session, incident_id=number, staff=staff, now=now)
         await query.answer(texts.DONE_REOPENED)
+    elif action == "more":
+        incident = await check_may_act(session, incident_id=number, staff=staff)
+        await _show(query, more_keyboard(incident))
+        await query.answer()
+    elif action in ("urgent", "not_urgent"):
+        incident = await set_urgent(session, incident_id=number, staff=staff, urgent=action == "urgent", now=now)
+        done = texts.DONE_URGENT if incident.urgent else texts.DONE_NOT_URGENT
+        await query.answer(done.format(due=when(incident.due_at)))
+    elif action in ("appeal", "social"):
+        incident = await set_track(session, incident_id=number, staff=staff, track=action, now=now)
+        done = texts.DONE_APPEAL if action == "appeal" else texts.DONE_SOCIAL
+        await query.answer(done.format(due=when(incident.due_at)))
+    elif action == "wait":
+        await wait_for_citizen(session, incident_id=number, staff=staff, now=now)
+        await query.answer(texts.DONE_WAITING)
+    elif action == "resume":
+        await resume_incident(session, incident_id=number, staff=staff, now=now)
+        await query.answer(texts.DONE_RESUMED)
+    elif action == "extend":
+        await check_may_act(session, incident_id=number, staff=staff)
+        await _show(query, extend_keyboard(number))
+        await query.answer(texts.CHOOSE_EXTENSION)
     elif action == "reassign":
         incident = await check_may_act(session, incident_id=number, staff=staff)
         if isinstance(query.message, Message):
@@ -140,18 +185,24 @@ async def on_draft(
     state: FSMContext,
 ) -> None:
     data = await state.get_data()
-    if "incident_id" not in data or ("text" not in data and callback_data.action == "publish"):
+    if "incident_id" not in data or ("text" not in data and callback_data.action in ("publish", "interim")):
         await state.clear()
         await query.answer(texts.ANSWER_SESSION_LOST, show_alert=True)
         return
     number = data["incident_id"]
     message = query.message if isinstance(query.message, Message) else None
-    if callback_data.action == "publish":
-        await answer_incident(session, incident_id=number, staff=staff, text=data["text"], now=now)
+    if callback_data.action in ("publish", "interim"):
+        final = callback_data.action == "publish"
+        await answer_incident(session, incident_id=number, staff=staff, text=data["text"], now=now, final=final)
         await state.clear()
         if message is not None:
             await message.edit_reply_markup(reply_markup=None)
-            await message.answer(texts.ANSWER_ACCEPTED.format(number=number))
+            if final:
+                await message.answer(texts.ANSWER_ACCEPTED.format(number=number))
+            else:
+                view = await view_incident(session, number)
+                due = when(view.incident.due_at)
+                await message.answer(texts.ANSWER_INTERIM_ACCEPTED.format(number=number, due=due))
         await query.answer()
     elif callback_data.action == "edit":
         await state.set_state(AnswerFlow.text)
@@ -168,11 +219,50 @@ async def on_draft(
         await query.answer(texts.ANSWER_CANCELLED)
 
 
+async def on_extend(
+    query: CallbackQuery,
+    callback_data: ExtendCb,
+    session: AsyncSession,
+    staff: Staff,
+    now: datetime,
+    state: FSMContext,
+) -> None:
+    """A choice of days first, then the reason as a reply: the extension is recorded with who, when and why."""
+    number = callback_data.incident_id
+    await check_may_act(session, incident_id=number, staff=staff)
+    until = await extension_until(session, incident_id=number, working_days=callback_data.days, now=now)
+    await state.set_state(ExtendFlow.reason)
+    await state.set_data({"incident_id": number, "until": until.isoformat()})
+    await query.answer()
+    if query.message is not None and not isinstance(query.message, InaccessibleMessage):
+        await query.message.answer(
+            texts.ASK_EXTEND_REASON.format(number=number, until=when(until)),
+            reply_markup=ForceReply(selective=True, input_field_placeholder=texts.ASK_EXTEND_PLACEHOLDER),
+        )
+
+
+async def on_extend_reason(
+    message: Message, session: AsyncSession, staff: Staff, now: datetime, state: FSMContext
+) -> None:
+    data = await state.get_data()
+    await state.clear()
+    if "incident_id" not in data:
+        await message.answer(texts.EXTEND_SESSION_LOST)
+        return
+    until = datetime.fromisoformat(data["until"])
+    await extend_deadline(
+        session, incident_id=data["incident_id"], staff=staff, until=until, reason=message.text or "", now=now
+    )
+    await message.answer(texts.DONE_EXTENDED.format(number=data["incident_id"], until=when(until)))
+
+
 def create_router() -> Router:
     router = Router(name=__name__)
-    router.callback_query.register(not_staff, F.data.regexp(r"^[isd]:"), is_citizen)
+    router.callback_query.register(not_staff, F.data.regexp(r"^[isdx]:"), is_citizen)
     router.callback_query.register(on_action, IncidentCb.filter(), is_staff)
     router.callback_query.register(on_sector, SectorCb.filter(), is_staff)
     router.callback_query.register(on_draft, DraftCb.filter(), is_staff)
+    router.callback_query.register(on_extend, ExtendCb.filter(), is_staff)
     router.message.register(on_answer_text, AnswerFlow.text, is_staff)
+    router.message.register(on_extend_reason, ExtendFlow.reason, is_staff)
     return router
