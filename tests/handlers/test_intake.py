@@ -69,7 +69,7 @@ async def test_private_message_becomes_routed_incident_with_cards_ack_and_deadli
     # Tuesday 10:00 MSK + 8 working hours with a lunch hour = Wednesday 10:00 MSK.
     assert incident.due_at == datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
     reminders = list(await session.exec(select(Reminder).where(Reminder.incident_id == incident.id)))
-    assert sorted(r.kind for r in reminders) == ["escalation", "reminder"]
+    assert sorted(r.kind for r in reminders) == ["escalation", "reminder", "reminder", "reminder"]
     rows = await outbox_rows(session, incident.id)
     assert {(r.kind, r.chat_id) for r in rows} == {
         (outbox.CARD, "7001"),
