@@ -80,3 +80,13 @@ class Clock:
 def clock() -> Iterator[Clock]:
     # Tuesday 2026-11-24, 10:00 in Moscow: an ordinary working morning.
     yield Clock(datetime(2026, 11, 24, 7, 0, tzinfo=UTC))
+
+
+@pytest.fixture(autouse=True)
+def shipped_classifier() -> Iterator[None]:
+    """Every test starts from the shipped model: one that retrains (or swaps in a small one) affects no other."""
+    from handlers import classifier
+
+    before = classifier._current
+    yield
+    classifier._current = before

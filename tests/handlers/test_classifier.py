@@ -91,3 +91,30 @@ async def test_corrections_and_imports_are_learned(session: AsyncSession, clock:
 
 def cached_models(folder: Path) -> int:
     return len(list(folder.glob("classifier-*.pickle")))
+
+
+@pytest.fixture(scope="module")
+def shipped() -> SectorClassifier:
+    return train_shipped()
+
+
+@pytest.mark.parametrize(
+    ("text", "sector"),
+    [
+        ("В подъезде не горит свет и не моют полы уже месяц", "zhkh"),
+        ("Во дворе сломаны качели на детской площадке", "improvement"),
+        ("Огромная яма на проезжей части, пробил колесо", "roads"),
+        ("Контейнеры переполнены, мусор не вывозят неделю", "waste"),
+        ("Маршрутка ходит раз в час, расписание не соблюдают", "transport"),
+        ("Стая бездомных собак кидается на детей у школы", "agriculture"),
+    ],
+)
+def test_the_shipped_model_knows_the_boundary_topics(shipped: SectorClassifier, text: str, sector: str) -> None:
+    assert shipped.predict(text).sector == sector
+
+
+def test_shipped_examples_are_balanced_enough() -> None:
+    _, sectors = shipped_examples()
+    counts = {s: sectors.count(s) for s in set(sectors)}
+    assert len(sectors) > 2000
+    assert min(counts.values()) >= 100, counts
