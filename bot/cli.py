@@ -174,13 +174,25 @@ def cmd_vk_add(args: argparse.Namespace, database: DatabaseSettings) -> None:
     _out(f"источник {source.id}: {SOURCE_KIND_TITLES[kind]} {source.external_id} отслеживается")
 
 
-def cmd_classifier_predict(args: argparse.Namespace, _database: DatabaseSettings) -> None:
+def cmd_classifier_predict(args: argparse.Namespace, database: DatabaseSettings) -> None:
+    from sqlmodel import col, select
+
     from handlers.classifier import NOT_INCIDENT, default_classifier
+    from handlers.routing import rule_matches
+    from storage.models import AutoRule
 
     with open(args.input, encoding="utf-8-sig", newline="") as source:
         rows = list(csv.DictReader(source))
     if rows and "text" not in rows[0]:
         raise SystemExit("во входном CSV нужна колонка text (и id)")
+
+    async def active_rules(session: AsyncSession) -> list[AutoRule]:
+        query = select(AutoRule).where(col(AutoRule.active).is_(True))
+        return list(await session.exec(query.order_by(col(AutoRule.position), col(AutoRule.id))))
+
+    # The same decision as routing: the first active auto-rule that names a sector, else the model's best guess
+    # (given even when routing would ask the officer to choose).
+    rules = [r for r in _with_session(database, active_rules) if r.sector_code and not r.source_kind]
     texts = [(r.get("text") or "").strip() for r in rows]
     predictions = iter(default_classifier().predict_many([t for t in texts if t]) if any(texts) else [])
     with open(args.output, "w", encoding="utf-8", newline="") as target:
@@ -191,6 +203,9 @@ def cmd_classifier_predict(args: argparse.Namespace, _database: DatabaseSettings
             sector, confidence = "other", 0.0
             if text:
                 sector, confidence = next((s, p) for s, p in next(predictions).ranked if s != NOT_INCIDENT)
+                rule = next((r for r in rules if rule_matches(r, text)), None)
+                if rule is not None and rule.sector_code:
+                    sector, confidence = rule.sector_code, 1.0
             writer.writerow([row.get("id", ""), sector, f"{confidence:.3f}"])
     _out(f"{len(rows)} сообщений распределено: {args.output}")
 
@@ -246,6 +261,39 @@ def cmd_classifier_mapping(args: argparse.Namespace, database: DatabaseSettings)
         _out("впишите в колонку sector код или название блока, затем: mcu classifier train ВЫГРУЗКА --mapping ФАЙЛ")
 
 
+def cmd_calendar(args: argparse.Namespace, database: DatabaseSettings) -> None:
+    from datetime import date, time
+
+    from handlers.worktime import list_days, remove_day, set_day
+
+    if args.calendar_command == "list":
+        days = _with_session(database, list_days)
+        for row in days:
+            hours = f"{row.start:%H:%M}–{row.end:%H:%M}" if row.working and row.start and row.end else "выходной"
+            _out(f"{row.day:%d.%m.%Y}  {hours}  {row.note}")
+        if not days:
+            _out("исключений нет: действует производственный календарь РФ")
+        return
+    try:
+        day = date.fromisoformat(args.day)
+    except ValueError:
+        raise SystemExit("дата в виде ГГГГ-ММ-ДД, например 2026-12-30") from None
+    if args.calendar_command == "remove":
+        _with_session(database, lambda s: remove_day(s, day))
+        _out(f"{day:%d.%m.%Y}: исключение снято")
+        return
+    if args.hours == "off":
+        _with_session(database, lambda s: set_day(s, day=day, working=False, note=args.note))
+        _out(f"{day:%d.%m.%Y}: выходной")
+        return
+    try:
+        start, end = (time.fromisoformat(t) for t in args.hours.split("-"))
+    except ValueError:
+        raise SystemExit("часы в виде 09:00-17:00, или off для выходного") from None
+    _with_session(database, lambda s: set_day(s, day=day, working=True, start=start, end=end, note=args.note))
+    _out(f"{day:%d.%m.%Y}: рабочий день {start:%H:%M}–{end:%H:%M}")
+
+
 def cmd_chats_staff(args: argparse.Namespace, database: DatabaseSettings) -> None:
     _with_session(database, lambda s: set_staff_chat(s, staff=None, chat_id=args.chat_id))
     _out(f"служебный чат МЦУ: {args.chat_id}")
@@ -291,6 +339,19 @@ def build_parser() -> argparse.ArgumentParser:
     staff_chat = chats.add_parser("staff", help="назначить служебный чат МЦУ")
     staff_chat.add_argument("chat_id", type=int)
     staff_chat.set_defaults(func=cmd_chats_staff)
+    calendar = commands.add_parser("calendar", help="исключения рабочего календаря").add_subparsers(
+        dest="calendar_command", required=True
+    )
+    calendar.add_parser("list", help="все исключения").set_defaults(func=cmd_calendar)
+    day_set = calendar.add_parser("set", help="сделать день выходным (off) или рабочим с часами 09:00-17:00")
+    day_set.add_argument("day", help="ГГГГ-ММ-ДД")
+    day_set.add_argument("hours", help="off или ЧЧ:ММ-ЧЧ:ММ")
+    day_set.add_argument("--note", default="", help="основание: «предпраздничный», «решение главы»")
+    day_set.set_defaults(func=cmd_calendar)
+    day_remove = calendar.add_parser("remove", help="снять исключение")
+    day_remove.add_argument("day", help="ГГГГ-ММ-ДД")
+    day_remove.set_defaults(func=cmd_calendar)
+
     classifier = commands.add_parser("classifier", help="классификатор обращений").add_subparsers(
         dest="classifier_command", required=True
     )

@@ -9,7 +9,7 @@ from functools import cached_property
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers.errors import InvalidInput
@@ -209,6 +209,10 @@ async def set_day(
     session.add(row)
     await session.commit()
     return row
+
+
+async def list_days(session: AsyncSession) -> list[CalendarDay]:
+    return list(await session.exec(select(CalendarDay).order_by(col(CalendarDay.day))))
 
 
 async def remove_day(session: AsyncSession, day: date) -> None:

@@ -116,3 +116,18 @@ def test_classifier_mapping_writes_a_template_to_fill_in(tmp_path: Path, capsys:
     assert [line.split(",")[-1] for line in template.read_text("utf-8-sig").splitlines()] == [
         "sector", "zhkh", "zhkh", "", "other",
     ]  # fmt: skip
+
+
+def test_calendar_overrides(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["calendar", "set", "2026-12-30", "09:00-17:00", "--note", "предпраздничный"])
+    main(["calendar", "set", "2026-11-27", "off", "--note", "решение главы района"])
+    capsys.readouterr()
+    main(["calendar", "list"])
+    listing = capsys.readouterr().out.splitlines()
+    assert listing == ["27.11.2026  выходной  решение главы района", "30.12.2026  09:00–17:00  предпраздничный"]
+    main(["calendar", "remove", "2026-11-27"])
+    with pytest.raises(SystemExit, match="ГГГГ-ММ-ДД"):
+        main(["calendar", "set", "30.12.2026", "off"])
+    capsys.readouterr()
+    main(["calendar", "list"])
+    assert "27.11.2026" not in capsys.readouterr().out
