@@ -20,7 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers import outbox
 from handlers.directory import get_staff_chat
-from handlers.errors import InvalidInput
+from handlers.errors import InvalidInput, NotFound
 from handlers.worktime import WorkCalendar, load_calendar
 from storage.models import (
     DeadlinePolicy,
@@ -32,6 +32,7 @@ from storage.models import (
     Sector,
     Setting,
     Source,
+    SourceKind,
     Staff,
     Status,
     Track,
@@ -100,6 +101,43 @@ async def set_points(session: AsyncSession, text: str) -> list[Point]:
     session.add(setting)
     await session.commit()
     return points
+
+
+POLICY_TRACKS = ("social", "urgent", "appeal")
+
+
+async def list_policies(session: AsyncSession) -> list[DeadlinePolicy]:
+    return list(await session.exec(select(DeadlinePolicy).order_by(col(DeadlinePolicy.track), col(DeadlinePolicy.id))))
+
+
+async def save_policy(session: AsyncSession, policy: DeadlinePolicy) -> DeadlinePolicy:
+    """Add or change a policy after checking it; incidents already running keep their deadline."""
+    if policy.track not in POLICY_TRACKS:
+        raise InvalidInput("Порядок: social (обычный), urgent (срочный) или appeal (59-ФЗ).")
+    if policy.reaction_minutes is not None and policy.reaction_minutes <= 0:
+        raise InvalidInput("Срок реакции — больше нуля минут (или пусто, если его нет).")
+    if policy.answer_minutes <= 0:
+        raise InvalidInput("Срок окончательного ответа — больше нуля минут.")
+    if policy.sector_code is not None and await session.get(Sector, policy.sector_code) is None:
+        raise InvalidInput("Такого блока нет в справочнике.")
+    if policy.source_kind is not None and policy.source_kind not in {k.value for k in SourceKind}:
+        raise InvalidInput("Неизвестный вид источника.")
+    session.add(policy)
+    await session.commit()
+    await session.refresh(policy)
+    return policy
+
+
+async def delete_policy(session: AsyncSession, policy_id: int) -> None:
+    policy = await session.get(DeadlinePolicy, policy_id)
+    if policy is None:
+        raise NotFound("Такой политики сроков нет.")
+    if policy.sector_code is None and policy.source_kind is None:
+        generic = [p for p in await list_policies(session) if p.track == policy.track and p.sector_code is None]
+        if len([p for p in generic if p.source_kind is None]) <= 1:
+            raise InvalidInput("Это основная политика порядка рассмотрения: её можно изменить, но не удалить.")
+    await session.delete(policy)
+    await session.commit()
 
 
 def policy_track(incident: Incident) -> str:
@@ -337,6 +375,25 @@ async def send_due_reminders(session: AsyncSession, *, now: datetime, limit: int
         sent += 1
     await session.commit()
     return sent
+
+
+async def get_digest_time(session: AsyncSession) -> str:
+    return f"{await _digest_time(session):%H:%M}"
+
+
+def parse_digest_time(value: str) -> time:
+    try:
+        return time.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidInput("Время сводки — в виде ЧЧ:ММ, например 09:00.") from None
+
+
+async def set_digest_time(session: AsyncSession, value: str) -> None:
+    moment = parse_digest_time(value)
+    setting = await session.get(Setting, DIGEST_TIME_KEY) or Setting(key=DIGEST_TIME_KEY, value="")
+    setting.value = f"{moment:%H:%M}"
+    session.add(setting)
+    await session.commit()
 
 
 async def _digest_time(session: AsyncSession) -> time:

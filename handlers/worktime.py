@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -172,7 +172,7 @@ async def get_hours(session: AsyncSession) -> Hours:
 async def set_hours(session: AsyncSession, hours: Hours) -> None:
     calendar_of(hours)  # refuses what is not a working day
     setting = await session.get(Setting, HOURS_KEY) or Setting(key=HOURS_KEY, value="")
-    setting.value = json.dumps(hours.__dict__)
+    setting.value = json.dumps(asdict(hours))
     session.add(setting)
     await session.commit()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -113,3 +114,46 @@ async def test_schema_is_served_to_staff_only(session: AsyncSession, client: htt
     assert (await client.get("/docs")).status_code == 404
     schema = (await client.get("/api/openapi.json", headers=await login(client, "admin"))).json()
     assert "/api/incidents/{incident_id}" in schema["paths"]
+
+
+async def test_deadline_policies_settings_and_calendar_are_edited_by_managers_only(
+    session: AsyncSession, client: httpx.AsyncClient, clock: Clock
+) -> None:
+    await seed(session, clock)
+    admin, head = await login(client, "admin"), await login(client, "erokhina")
+
+    policies = (await client.get("/api/deadlines/policies", headers=head)).json()
+    assert sorted(p["track"] for p in policies) == ["appeal", "social", "urgent"]
+    social = next(p for p in policies if p["track"] == "social")
+    assert (social["reaction_minutes"], social["answer_minutes"]) == (480, 3360)
+
+    change = {**social, "reaction_minutes": 240}
+    assert (await client.put(f"/api/deadlines/policies/{social['id']}", json=change, headers=head)).status_code == 403
+    changed = await client.put(f"/api/deadlines/policies/{social['id']}", json=change, headers=admin)
+    assert changed.status_code == 200 and changed.json()["reaction_minutes"] == 240
+    bad = await client.post("/api/deadlines/policies", json={**change, "sector_code": "луна"}, headers=admin)
+    assert bad.status_code == 422 and bad.json()["detail"] == "Такого блока нет в справочнике."
+    roads = await client.post("/api/deadlines/policies", json={**change, "sector_code": "roads"}, headers=admin)
+    assert roads.status_code == 201
+    assert (await client.delete(f"/api/deadlines/policies/{social['id']}", headers=admin)).status_code == 422
+    assert (await client.delete(f"/api/deadlines/policies/{roads.json()['id']}", headers=admin)).status_code == 204
+
+    settings = (await client.get("/api/deadlines/settings", headers=head)).json()
+    assert settings["reminder_points"] == "50%, 2h, 0" and settings["start"] == "09:00"
+    wrong = await client.put("/api/deadlines/settings", json={**settings, "reminder_points": "скоро"}, headers=admin)
+    assert wrong.status_code == 422 and "точку напоминания" in wrong.json()["detail"]
+    assert (await client.get("/api/deadlines/settings", headers=admin)).json() == settings  # nothing half-kept
+    new = {**settings, "start": "08:00", "end": "17:00", "lunch_start": "12:00", "lunch_end": "13:00"}
+    assert (await client.put("/api/deadlines/settings", json=new, headers=admin)).json()["start"] == "08:00"
+
+    day = {"working": True, "start": "09:00:00", "end": "16:00:00", "note": "предпраздничный"}
+    assert (await client.put("/api/calendar/days/2026-12-30", json=day, headers=head)).status_code == 403
+    saved = await client.put("/api/calendar/days/2026-12-30", json=day, headers=admin)
+    assert saved.status_code == 200 and saved.json()["end"] == "16:00:00"
+    assert [d["day"] for d in (await client.get("/api/calendar/days", headers=head)).json()] == ["2026-12-30"]
+    assert (await client.delete("/api/calendar/days/2026-12-30", headers=admin)).status_code == 204
+
+    # A new incident follows the changed policy: 4 working hours from Tuesday 10:00 with lunch 12–13 = 15:00.
+    result = await ingest_message(session, message=citizen("Нет воды", at=clock(), user=503), now=clock())
+    assert result.incident is not None and result.incident.due_at is not None
+    assert result.incident.due_at.astimezone(ZoneInfo("Europe/Moscow")).hour == 15
