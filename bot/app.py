@@ -41,6 +41,7 @@ from handlers.classifier import retrain
 from handlers.directory import seed_directory
 from handlers.sources import register_vk_source
 from schedules.jobs import Periodic, create_scheduler
+from schedules.settings import SchedulerSettings
 from storage.db import DatabaseSettings, SessionPool, create_engine, create_session_pool
 from storage.models import SourceKind
 
@@ -241,10 +242,12 @@ async def run(
     vk: VkSettings | None = None,
     admin: AdminSettings | None = None,
     clock: Callable[[], datetime] = utc_now,
-    reminder_sweep_seconds: float = 30,
+    reminder_sweep_seconds: float | None = None,
 ) -> None:
     """Start every requested component in this process and run until cancelled."""
     admin = admin or AdminSettings()
+    if reminder_sweep_seconds is None:
+        reminder_sweep_seconds = SchedulerSettings().sweep_seconds
     engine = create_engine((database or DatabaseSettings()).database_url)
     rt = Runtime(session_pool=create_session_pool(engine), clock=clock, only=set(COMPONENTS) if only is None else only)
     async with rt.session_pool() as session:

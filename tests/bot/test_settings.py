@@ -10,6 +10,7 @@ import pytest
 from admin.settings import AdminSettings
 from bot.telegram.settings import TelegramSettings
 from bot.vk.settings import VkSettings
+from schedules.settings import SchedulerSettings
 from storage.db import DEFAULT_URL, DatabaseSettings
 
 EXAMPLE = Path(__file__).resolve().parents[2] / ".env.example"
@@ -18,7 +19,7 @@ EXAMPLE = Path(__file__).resolve().parents[2] / ".env.example"
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
-        if key.startswith(("TELEGRAM_", "VK_", "ADMIN_", "DATABASE_URL")):
+        if key.startswith(("TELEGRAM_", "VK_", "ADMIN_", "SCHEDULER_", "DATABASE_URL")):
             monkeypatch.delenv(key)
 
 
@@ -30,6 +31,7 @@ def test_example_file_gives_working_defaults() -> None:
     assert vk.community_id is None and vk.page_id is None and vk.community is None and vk.mode == "longpoll"
     admin = AdminSettings(_env_file=EXAMPLE)
     assert (admin.host, admin.port, admin.public_url, admin.secure_cookie) == ("127.0.0.1", 8000, None, False)
+    assert SchedulerSettings(_env_file=EXAMPLE).sweep_seconds == 30
 
 
 def test_every_key_of_the_example_is_commented() -> None:

@@ -30,7 +30,7 @@ STOP_TIMEOUT_S: Final = 10.0
 CLI_TIMEOUT_S: Final = 60.0
 LOG_TAIL_LINES: Final = 200
 # Settings the process must not inherit from the developer's shell: the test decides every one of them.
-_OWN_PREFIXES: Final = ("TELEGRAM_", "VK_", "ADMIN_", "DATABASE_URL")
+_OWN_PREFIXES: Final = ("TELEGRAM_", "VK_", "ADMIN_", "SCHEDULER_", "DATABASE_URL")
 
 
 def _mcu_executable() -> Path:
@@ -85,11 +85,12 @@ class McuProcess:
         env.update(extra_env or {})
         return cls(workdir=workdir, env=env, admin_url=f"http://127.0.0.1:{port}", log_path=workdir / "mcu-run.log")
 
-    def start(self) -> None:
+    def start(self, *args: str) -> None:
+        """`mcu run ARGS` (`--only scheduler,admin`, say), its output appended to the log."""
         with self.log_path.open("ab") as log_file:
             # cwd is the temp folder: pydantic-settings reads `.env` from cwd, and the repo's must not leak in.
             self.process = subprocess.Popen(
-                [str(self.executable), "run"],
+                [str(self.executable), "run", *args],
                 cwd=self.workdir,
                 env=self.env,
                 stdin=subprocess.DEVNULL,
@@ -128,6 +129,16 @@ class McuProcess:
                 logger.warning("mcu run (pid %s) ignored SIGTERM for %s s; killing it", process.pid, STOP_TIMEOUT_S)
                 process.kill()
                 process.wait(STOP_TIMEOUT_S)
+        return process.returncode
+
+    def kill(self) -> int | None:
+        """SIGKILL, as `kill -9` or a crash: nothing is finished or closed; return the exit code."""
+        process, self.process = self.process, None
+        if process is None:
+            return None
+        process.kill()
+        process.wait(STOP_TIMEOUT_S)
+        logger.info("mcu run (pid %s) killed", process.pid)
         return process.returncode
 
     def log_text(self) -> str:

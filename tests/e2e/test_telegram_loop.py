@@ -36,7 +36,7 @@ ADMIN_PASSWORD: Final = "e2e-admin-password"
 CARD_BUTTONS: Final = [
     [texts.BTN_ACCEPT, texts.BTN_ANSWER],
     [texts.BTN_REASSIGN, texts.BTN_REJECT],
-    [texts.BTN_CLOSE],
+    [texts.BTN_CLOSE, texts.BTN_MORE],
 ]
 ACK_NUMBER = re.compile(r"под номером (\d+)\.")
 # Errors anywhere, a delivery the Bot API refused, an error the user could not be told about. Checked per
