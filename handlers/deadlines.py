@@ -328,8 +328,18 @@ async def _staff_with(session: AsyncSession, roles: set[str]) -> list[Staff]:
     return [s for s in rows if roles.intersection(s.roles)]
 
 
-async def send_due_reminders(session: AsyncSession, *, now: datetime, limit: int = 500) -> int:
-    """Turn every due, unsent reminder into outbox intents, once, oldest first; drop those no longer needed."""
+async def send_due_reminders(session: AsyncSession, *, now: datetime, batch: int = 500) -> int:
+    """Turn every due, unsent reminder into outbox intents, once, oldest first, in transactions of `batch`
+    reminders; drop those no longer needed. Returns how many were sent."""
+    sent = 0
+    while True:
+        handled, done = await _send_batch(session, now=now, limit=batch)
+        sent += done
+        if handled < batch:
+            return sent
+
+
+async def _send_batch(session: AsyncSession, *, now: datetime, limit: int) -> tuple[int, int]:
     due = list(
         await session.exec(
             select(Reminder, Incident)
@@ -339,7 +349,17 @@ async def send_due_reminders(session: AsyncSession, *, now: datetime, limit: int
             .limit(limit)
         )
     )
+    if not due:
+        return 0, 0
     staff_chat = await get_staff_chat(session)
+    # Looked up once per batch: who is linked to Telegram, and the superiors who get escalations.
+    linked = {
+        s.id: s.telegram_id
+        for s in await session.exec(
+            select(Staff).where(col(Staff.active).is_(True), col(Staff.telegram_id).is_not(None))
+        )
+    }
+    superiors = [s.telegram_id for s in await _staff_with(session, {Role.CURATOR, Role.MCU_HEAD})]
     sent = 0
     for reminder, incident in due:
         assert incident.id is not None
@@ -349,14 +369,11 @@ async def send_due_reminders(session: AsyncSession, *, now: datetime, limit: int
             continue
         if reminder.kind == ESCALATION:
             # The sector head's superiors: the curator and the МЦУ head; the officer's chat sees it too.
-            chats = [s.telegram_id for s in await _staff_with(session, {Role.CURATOR, Role.MCU_HEAD})]
-            if staff_chat is not None:
-                chats.append(staff_chat)
+            chats = [*superiors, staff_chat]
             kind, event = outbox.ESCALATION, "escalated"
         else:
-            assignee = await _telegram_of(session, incident.assignee_id)
             # Nobody linked to take it: the officer's chat is reminded instead.
-            chats = [assignee] if assignee is not None else [staff_chat] if staff_chat is not None else []
+            chats = [linked.get(incident.assignee_id or 0) or staff_chat]
             kind, event = outbox.REMINDER, "reminder_sent"
         targets = [c for c in dict.fromkeys(chats) if c is not None]
         payload = {"point": reminder.point, "due_at": incident.due_at.isoformat(), "phase": incident.phase}
@@ -374,7 +391,7 @@ async def send_due_reminders(session: AsyncSession, *, now: datetime, limit: int
         )
         sent += 1
     await session.commit()
-    return sent
+    return len(due), sent
 
 
 async def get_digest_time(session: AsyncSession) -> str:

@@ -470,6 +470,9 @@ def _react(incident: Incident, now: datetime) -> None:
 
 async def _finish(session: AsyncSession, incident: Incident, now: datetime) -> Incident:
     assert incident.id is not None
+    if incident.status not in deadlines.CHASED:
+        # Answered, closed, paused: its reminders leave the queue now rather than when they come due.
+        await deadlines.cancel_reminders(session, incident, now)
     incident.updated_at = now
     session.add(incident)
     await outbox.enqueue_card_updates(session, incident_id=incident.id, now=now)

@@ -19,10 +19,8 @@ log = logging.getLogger(__name__)
 
 async def sweep_reminders(session_pool: SessionPool, clock: Callable[[], datetime], wakeup: Callable[[], None]) -> int:
     """Everything due by now: reminders and escalations (oldest first, in batches), then the morning digest."""
-    sent = 0
     async with session_pool() as session:
-        while batch := await send_due_reminders(session, now=clock()):
-            sent += batch
+        sent = await send_due_reminders(session, now=clock())
         digests = await send_daily_digest(session, now=clock())
     if sent or digests:
         log.info("%s reminders and escalations, %s digests queued", sent, digests)

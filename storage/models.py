@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, time
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Text, UniqueConstraint, text
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -281,8 +281,14 @@ class AutoRule(SQLModel, table=True):
     active: bool = True
 
 
+_PENDING = "sent_at IS NULL AND cancelled_at IS NULL"
+
+
 class Reminder(SQLModel, table=True):
-    __table_args__ = (Index("ix_reminder_due", "sent_at", "due_at"),)
+    # Only reminders still to send are indexed: the sweep never scans the (ever growing) sent and cancelled ones.
+    __table_args__ = (
+        Index("ix_reminder_pending", "due_at", sqlite_where=text(_PENDING), postgresql_where=text(_PENDING)),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     incident_id: int = Field(foreign_key="incident.id", index=True)
