@@ -23,10 +23,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
 from benchmarks.routing_rules import route, seeded_rules
-from handlers.classifier import NOT_INCIDENT, SectorClassifier, shipped_examples
+from handlers.classifier import NOT_INCIDENT, Prediction, SectorClassifier, shipped_examples
 from handlers.routing import MODEL_THRESHOLD, rule_matches
 
 DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "eval-data" / "dev.csv"
+THRESHOLDS = (0.15, 0.2, 0.25, 0.3, 0.35, 0.4)
 
 
 def scores(truth: Sequence[str], predicted: Sequence[str]) -> tuple[float, float, dict[str, tuple[int, float]]]:
@@ -50,6 +51,24 @@ def report(name: str, truth: Sequence[str], predicted: Sequence[str], seconds: f
     return table
 
 
+def as_routed(
+    by_rule: Sequence[str | None], predictions: Sequence[Prediction], truth: Sequence[str], threshold: float
+) -> tuple[list[str | None], int]:
+    """The sector each message gets (None: triage) as routing decides with `threshold`, and how many of the
+    triaged have the right sector among the three buttons."""
+    routed: list[str | None] = []
+    in_top3 = 0
+    for rule, prediction, answer in zip(by_rule, predictions, truth, strict=True):
+        guesses = [s for s, _ in prediction.ranked if s != NOT_INCIDENT]
+        confidence = next(p for s, p in prediction.ranked if s != NOT_INCIDENT)
+        if rule is None and confidence < threshold:
+            routed.append(None)  # triage: the officer chooses among the three best guesses
+            in_top3 += answer in guesses[:3]
+        else:
+            routed.append(rule or guesses[0])
+    return routed, in_top3
+
+
 def main() -> None:
     path = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT
     with path.open(encoding="utf-8") as f:
@@ -67,20 +86,16 @@ def main() -> None:
     predicted = [p.sector for p in shipped.predict_many(texts)]
     table = report("shipped model (own examples only), all of dev.csv", truth, predicted, time.perf_counter() - started)
 
+    for source in sorted({r["source"] for r in rows}):
+        picked = [i for i, r in enumerate(rows) if r["source"] == source]
+        report(f"  of which {source}", [truth[i] for i in picked], [predicted[i] for i in picked], 0.0)
+
     rules = seeded_rules()
-    routed: list[str | None] = []
-    in_top3 = 0
     started = time.perf_counter()
-    for text, prediction, answer in zip(texts, shipped.predict_many(texts), truth, strict=True):
-        rule = next((r.sector_code for r in rules if rule_matches(r, text)), None)
-        guesses = [s for s, _ in prediction.ranked if s != NOT_INCIDENT]
-        confidence = next(p for s, p in prediction.ranked if s != NOT_INCIDENT)
-        if rule is None and confidence < MODEL_THRESHOLD:
-            routed.append(None)  # triage: the officer chooses among the three best guesses
-            in_top3 += answer in guesses[:3]
-        else:
-            routed.append(rule or guesses[0])
+    predictions = shipped.predict_many(texts)
+    by_rule = [next((r.sector_code for r in rules if rule_matches(r, text)), None) for text in texts]
     elapsed = time.perf_counter() - started
+    routed, in_top3 = as_routed(by_rule, predictions, truth, MODEL_THRESHOLD)
     decided = [(t, r) for t, r in zip(truth, routed, strict=True) if r is not None]
     triaged = len(routed) - len(decided)
     report(
@@ -93,6 +108,15 @@ def main() -> None:
         f"{'  sent to triage instead':<58} {triaged / len(routed):.1%} of messages; "
         f"the right sector among the 3 buttons for {in_top3 / max(triaged, 1):.1%} of them\n"
     )
+    out(f"  threshold (now {MODEL_THRESHOLD}): accuracy of what is decided automatically / share sent to triage\n")
+    for threshold in THRESHOLDS:
+        routed_t, _ = as_routed(by_rule, predictions, truth, threshold)
+        cells = []
+        for source in [*sorted({r["source"] for r in rows}), None]:
+            pairs = [(t, p) for t, p, r in zip(truth, routed_t, rows, strict=True) if source in (None, r["source"])]
+            right = [t == p for t, p in pairs if p is not None]
+            cells.append(f"{source or 'all'} {sum(right) / len(right):.3f} / {1 - len(right) / len(pairs):.1%}")
+        out(f"    {threshold:.2f}   " + "   ".join(cells) + "\n")
     report("seeded keyword rules alone", truth, [route(rules, t) for t in texts], 0.0)
 
     sources = sorted({r["source"] for r in rows})
