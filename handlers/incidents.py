@@ -240,16 +240,7 @@ async def _ingest(session: AsyncSession, *, message: CitizenMessage, now: dateti
     session.add(incident)
     await session.flush()
     assert incident.id is not None
-    first = IncidentMessage(
-        incident_id=incident.id,
-        source_id=source.id,
-        external_ref=message.external_id,
-        author_id=author.id,
-        text=text,
-        attachments=attachments,
-        permalink=message.permalink,
-        received_at=message.sent_at,
-    )
+    first = _message(incident, message, author, text, attachments)
     session.add(first)
     session.add(_event(incident, "received", now, source=source.kind, external_ref=message.external_id))
     lead: Incident | None = None
@@ -312,6 +303,22 @@ async def _ingest(session: AsyncSession, *, message: CitizenMessage, now: dateti
     return IngestResult(incident=incident, created=True)
 
 
+def _message(
+    incident: Incident, message: CitizenMessage, author: Author, text: str, attachments: list[dict[str, Any]]
+) -> IncidentMessage:
+    assert incident.id is not None
+    return IncidentMessage(
+        incident_id=incident.id,
+        source_id=incident.source_id,
+        external_ref=message.external_id,
+        author_id=author.id,
+        text=text,
+        attachments=attachments,
+        permalink=message.permalink,
+        received_at=message.sent_at,
+    )
+
+
 def _acknowledge(source: Source, message: CitizenMessage) -> bool:
     """Tell the citizen the number? A source's switch decides; in the VK community, which has both dialogs
     and wall comments, only dialogs get it: a public comment is not answered by a robot."""
@@ -330,16 +337,7 @@ async def _attach_followup(
     now: datetime,
 ) -> IngestResult:
     assert incident.id is not None
-    item = IncidentMessage(
-        incident_id=incident.id,
-        source_id=incident.source_id,
-        external_ref=message.external_id,
-        author_id=author.id,
-        text=text,
-        attachments=attachments,
-        permalink=message.permalink,
-        received_at=message.sent_at,
-    )
+    item = _message(incident, message, author, text, attachments)
     session.add(item)
     await session.flush()
     # Answers go to the newest message of the thread, so the citizen sees them under what they wrote last.

@@ -67,6 +67,17 @@ async def _show(query: CallbackQuery, keyboard: InlineKeyboardMarkup) -> None:
                 raise
 
 
+# Buttons that do one thing and say so.
+SIMPLE_ACTIONS = {
+    "accept": (accept_incident, texts.DONE_ACCEPTED),
+    "reject": (reject_incident, texts.DONE_REJECTED),
+    "close": (close_incident, texts.DONE_CLOSED),
+    "reopen": (reopen_incident, texts.DONE_REOPENED),
+    "wait": (wait_for_citizen, texts.DONE_WAITING),
+    "resume": (resume_incident, texts.DONE_RESUMED),
+}
+
+
 async def not_staff(query: CallbackQuery) -> None:
     await query.answer(texts.NOT_STAFF, show_alert=True)
 
@@ -81,18 +92,10 @@ async def on_action(
 ) -> None:
     number = callback_data.incident_id
     action = callback_data.action
-    if action == "accept":
-        await accept_incident(session, incident_id=number, staff=staff, now=now)
-        await query.answer(texts.DONE_ACCEPTED)
-    elif action == "reject":
-        await reject_incident(session, incident_id=number, staff=staff, now=now)
-        await query.answer(texts.DONE_REJECTED)
-    elif action == "close":
-        await close_incident(session, incident_id=number, staff=staff, now=now)
-        await query.answer(texts.DONE_CLOSED)
-    elif action == "reopen":
-        await reopen_incident(session, incident_id=number, staff=staff, now=now)
-        await query.answer(texts.DONE_REOPENED)
+    if action in SIMPLE_ACTIONS:
+        act, done = SIMPLE_ACTIONS[action]
+        await act(session, incident_id=number, staff=staff, now=now)
+        await query.answer(done)
     elif action == "more":
         incident = await check_may_act(session, incident_id=number, staff=staff)
         await _show(query, more_keyboard(incident))
@@ -105,12 +108,6 @@ async def on_action(
         incident = await set_track(session, incident_id=number, staff=staff, track=action, now=now)
         done = texts.DONE_APPEAL if action == "appeal" else texts.DONE_SOCIAL
         await query.answer(done.format(due=when(incident.due_at)))
-    elif action == "wait":
-        await wait_for_citizen(session, incident_id=number, staff=staff, now=now)
-        await query.answer(texts.DONE_WAITING)
-    elif action == "resume":
-        await resume_incident(session, incident_id=number, staff=staff, now=now)
-        await query.answer(texts.DONE_RESUMED)
     elif action == "extend":
         await check_may_act(session, incident_id=number, staff=staff)
         await _show(query, extend_keyboard(number))
