@@ -381,6 +381,9 @@ class User(SQLModel, table=True):
     staff_id: int | None = Field(default=None, foreign_key="staff.id")
     active: bool = True
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    # Wrong passwords in a row; from the fifth the login is locked for a while.
+    failed_logins: int = 0
+    locked_until: datetime | None = _ts()
 
 
 class UserSession(SQLModel, table=True):
@@ -390,6 +393,22 @@ class UserSession(SQLModel, table=True):
     user_id: int = Field(foreign_key="app_user.id", index=True)
     created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    # Sent back with every change made from the pages (form field or X-CSRF-Token header).
+    csrf: str = ""
+
+
+class AuditEntry(SQLModel, table=True):
+    """Who changed what in the admin, and when. Append-only: the database refuses updates and deletes."""
+
+    __tablename__ = "audit_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
+    user_id: int | None = Field(default=None, foreign_key="app_user.id", index=True)
+    login: str = ""
+    action: str
+    target: str = ""
+    data: dict[str, Any] = _json()
 
 
 class Cursor(SQLModel, table=True):
