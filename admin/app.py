@@ -16,10 +16,9 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
-from admin.api import auth, deadlines, incidents
+from admin import api, web
 from admin.deps import CurrentUser, SessionDep
 from admin.settings import AdminSettings
-from admin.web import pages
 from storage.db import SessionPool
 
 STATIC = Path(__file__).parent / "static"
@@ -54,7 +53,7 @@ def create_app(
         """Describe this API (OpenAPI 3)."""
         return app.openapi()
 
-    for router in (auth.router, incidents.router, deadlines.router, deadlines.calendar_router, pages.router):
+    for router in (*api.ROUTERS, *web.ROUTERS):
         app.include_router(router)
     for router in routers or []:
         app.include_router(router)

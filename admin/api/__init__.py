@@ -1,1 +1,13 @@
 """The JSON API of the admin (OpenAPI at /api/openapi.json, behind login): what the pages do, for programs."""
+
+from admin.api import auth, dashboard, deadlines, directory, incidents, users
+
+ROUTERS = (
+    auth.router,
+    incidents.router,
+    dashboard.router,
+    directory.router,
+    deadlines.router,
+    deadlines.calendar_router,
+    users.router,
+)

@@ -1,0 +1,5 @@
+"""Dashboard over the API (being built)."""
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/api/dashboard", tags=["dashboard"])

@@ -1,0 +1,5 @@
+"""Users over the API (being built)."""
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/api/users", tags=["users"])
