@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 EMULATOR := tests/e2e/emulator
 EMULATOR_STAMP := $(EMULATOR)/node_modules/.installed
 
-.PHONY: run test lint typecheck pytest install clean
+.PHONY: run test lint typecheck pytest install chromium clean
 
 install: $(STAMP)
 
@@ -36,7 +36,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy .
 
-pytest: $(STAMP) $(EMULATOR_STAMP)
+# Debian's Chromium at /usr/bin/chromium for the browser tests (apt-get as root or with sudo when it is missing).
+chromium:
+	@sh tests/browser/ensure-chromium.sh
+
+pytest: $(STAMP) $(EMULATOR_STAMP) chromium
 	$(BIN)/pytest -q
 
 test: lint typecheck pytest

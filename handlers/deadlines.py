@@ -50,7 +50,8 @@ DIGEST_TIME_KEY = "digest_time"
 DIGEST_SENT_KEY = "digest_sent_on"
 DEFAULT_DIGEST_TIME = "09:00"
 
-_POINT = re.compile(r"^(?:(\d{1,2})%|(\d+(?:[.,]\d+)?)\s*([hmd]))$")
+_POINT = re.compile(r"^(?:(\d{1,2})%|(\d+(?:[.,]\d+)?)\s*(h|m|d|ч|мин|м|дн|д))$")
+_UNITS = {"h": "h", "ч": "h", "m": "m", "мин": "m", "м": "m", "d": "d", "дн": "d", "д": "d"}
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ def parse_points(text: str) -> list[Point]:
         if match is None:
             raise InvalidInput(
                 f"Не понимаю точку напоминания «{raw}». Пишите через запятую: 50% (доля срока), "
-                "2h (часов до срока), 30m (минут), 1d (дней), 0 (в момент срока)."
+                "2ч (часов до срока), 30мин (минут), 1д (дней), 0 (в момент срока)."
             )
         if match.group(1):
             share = int(match.group(1))
@@ -84,8 +85,9 @@ def parse_points(text: str) -> list[Point]:
             points.append(Point(label=raw, share=share / 100))
         else:
             amount = float(match.group(2).replace(",", "."))
-            unit = {"h": "hours", "m": "minutes", "d": "days"}[match.group(3)]
-            points.append(Point(label=raw, before=timedelta(**{unit: amount})))
+            unit = _UNITS[match.group(3)]
+            before = timedelta(**{{"h": "hours", "m": "minutes", "d": "days"}[unit]: amount})
+            points.append(Point(label=f"{match.group(2)}{unit}", before=before))
     return points
 
 

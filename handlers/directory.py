@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -14,6 +15,7 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers.errors import InvalidInput, NotAllowed, NotFound
+from handlers.routing import Routing, route_text, rule_matches, split_keywords
 from storage.models import AutoRule, Role, Sector, Setting, Source, SourceKind, Staff, StaffInvite
 
 INVITE_TTL = timedelta(days=14)
@@ -209,3 +211,256 @@ async def set_source_ack(session: AsyncSession, *, source_id: int, ack: bool) ->
     session.add(source)
     await session.commit()
     return source
+
+
+# Editing the directory from the admin. Each function is one transaction; the caller adds its audit entry first.
+
+
+async def _sector(session: AsyncSession, code: str) -> Sector:
+    sector = await session.get(Sector, code)
+    if sector is None:
+        raise NotFound(f"Блок «{code}» не найден.")
+    return sector
+
+
+async def _staff(session: AsyncSession, staff_id: int) -> Staff:
+    staff = await session.get(Staff, staff_id)
+    if staff is None:
+        raise NotFound(f"Сотрудник с номером {staff_id} не найден.")
+    return staff
+
+
+async def update_sector(session: AsyncSession, *, code: str, head_id: int | None, chat_id: int | None) -> Sector:
+    """Who heads a sector (gets its cards and reminders) and its optional department chat."""
+    sector = await _sector(session, code)
+    if head_id is not None and not (await _staff(session, head_id)).active:
+        raise InvalidInput("Руководителем блока может быть только действующий сотрудник.")
+    if chat_id is not None and chat_id == await get_staff_chat(session):
+        raise InvalidInput("Это служебный чат МЦУ; чатом блока он быть не может.")
+    sector.head_id, sector.chat_id = head_id, chat_id
+    session.add(sector)
+    await session.commit()
+    return sector
+
+
+def _check_staff(full_name: str, roles: list[str]) -> None:
+    if not full_name.strip():
+        raise InvalidInput("Укажите ФИО сотрудника.")
+    unknown = [r for r in roles if r not in set(Role)]
+    if unknown:
+        raise InvalidInput(f"Неизвестная роль «{unknown[0]}».")
+    if not roles:
+        raise InvalidInput("Укажите хотя бы одну роль сотрудника.")
+
+
+async def create_staff(session: AsyncSession, *, full_name: str, position: str = "", roles: list[str]) -> Staff:
+    """Add a person to the directory; they link their Telegram with an invite."""
+    _check_staff(full_name, roles)
+    staff = Staff(full_name=full_name.strip(), position=position.strip(), roles=list(dict.fromkeys(roles)))
+    session.add(staff)
+    await session.commit()
+    return staff
+
+
+async def update_staff(
+    session: AsyncSession, *, staff_id: int, full_name: str, position: str = "", roles: list[str]
+) -> Staff:
+    staff = await _staff(session, staff_id)
+    _check_staff(full_name, roles)
+    staff.full_name, staff.position, staff.roles = full_name.strip(), position.strip(), list(dict.fromkeys(roles))
+    session.add(staff)
+    await session.commit()
+    return staff
+
+
+async def set_staff_active(session: AsyncSession, *, staff_id: int, active: bool) -> Staff:
+    """Deactivate a person who left (the bot no longer knows them) or bring them back."""
+    staff = await _staff(session, staff_id)
+    if not active:
+        headed = (await session.exec(select(Sector).where(Sector.head_id == staff_id, col(Sector.active)))).first()
+        if headed is not None:
+            raise InvalidInput(f"Сначала назначьте другого руководителя блока «{headed.title}».")
+    staff.active = active
+    session.add(staff)
+    await session.commit()
+    return staff
+
+
+async def unlink_telegram(session: AsyncSession, *, staff_id: int) -> Staff:
+    """Forget the person's Telegram account (a lost phone): they link again with a new invite."""
+    staff = await _staff(session, staff_id)
+    staff.telegram_id, staff.telegram_username = None, None
+    session.add(staff)
+    await session.commit()
+    return staff
+
+
+async def invite_state(session: AsyncSession, *, now: datetime) -> dict[int, datetime]:
+    """Until when each person's newest unused invite is valid, for those who have one."""
+    rows = await session.exec(
+        select(StaffInvite).where(col(StaffInvite.used_at).is_(None), StaffInvite.expires_at > now)
+    )
+    latest: dict[int, datetime] = {}
+    for invite in rows:
+        latest[invite.staff_id] = max(latest.get(invite.staff_id, invite.expires_at), invite.expires_at)
+    return latest
+
+
+async def update_source(
+    session: AsyncSession,
+    *,
+    source_id: int,
+    active: bool | None = None,
+    ack: bool | None = None,
+    can_reply: bool | None = None,
+) -> Source:
+    """Switch a monitored source on or off, its automatic reply with the number, and whether we answer there.
+
+    Switching a stopped source on clears its error, so that it is tried again (after the token was replaced)."""
+    source = await session.get(Source, source_id)
+    if source is None:
+        raise NotFound(f"Источник с номером {source_id} не найден.")
+    if active:
+        if source.platform == "telegram" and source.external_id == str(await get_staff_chat(session)):
+            raise InvalidInput("Это служебный чат МЦУ; отслеживать его как источник обращений нельзя.")
+        source.error, source.error_at = None, None
+    if active is not None:
+        source.active = active
+    if ack is not None:
+        source.ack = ack
+    if can_reply is not None:
+        source.can_reply = can_reply
+    session.add(source)
+    await session.commit()
+    return source
+
+
+async def list_rules(session: AsyncSession) -> list[AutoRule]:
+    """Auto-rules in the order they are tried."""
+    return list(await session.exec(select(AutoRule).order_by(col(AutoRule.position), col(AutoRule.id))))
+
+
+@dataclass(frozen=True, slots=True)
+class RuleFields:
+    name: str
+    keywords: str = ""
+    pattern: str | None = None
+    source_kind: str | None = None
+    sector_code: str | None = None
+    not_incident: bool = False
+
+
+def _check_pattern(keywords: str, pattern: str | None) -> None:
+    if not split_keywords(keywords) and not pattern:
+        raise InvalidInput("Нужны ключевые слова (по одному в строке) или регулярное выражение.")
+    if pattern:
+        try:
+            re.compile(pattern, re.IGNORECASE)
+        except re.error as error:
+            raise InvalidInput(f"Регулярное выражение не разбирается: {error}.") from error
+
+
+async def _check_rule(session: AsyncSession, fields: RuleFields) -> RuleFields:
+    if not fields.name.strip():
+        raise InvalidInput("Укажите название правила.")
+    pattern = (fields.pattern or "").strip() or None
+    _check_pattern(fields.keywords, pattern)
+    if fields.source_kind and fields.source_kind not in set(SourceKind):
+        raise InvalidInput("Неизвестный вид источника.")
+    sector = None if fields.not_incident else fields.sector_code or None
+    if not fields.not_incident:
+        if sector is None:
+            raise InvalidInput("Выберите блок, куда правило направляет сообщение, или отметьте «не инцидент».")
+        if await session.get(Sector, sector) is None:
+            raise InvalidInput("Такого блока нет в справочнике.")
+    keywords = "\n".join(line.strip() for line in fields.keywords.splitlines() if line.strip())
+    return RuleFields(
+        name=fields.name.strip(),
+        keywords=keywords,
+        pattern=pattern,
+        source_kind=fields.source_kind or None,
+        sector_code=sector,
+        not_incident=fields.not_incident,
+    )
+
+
+async def create_rule(session: AsyncSession, *, fields: RuleFields) -> AutoRule:
+    """Add an auto-rule at the end of the order."""
+    clean = await _check_rule(session, fields)
+    last = (await session.exec(select(func.max(AutoRule.position)))).one()
+    rule = AutoRule(position=(last or 0) + 10, **_rule_values(clean))
+    session.add(rule)
+    await session.commit()
+    return rule
+
+
+def _rule_values(fields: RuleFields) -> dict[str, Any]:
+    return {
+        "name": fields.name,
+        "keywords": fields.keywords,
+        "pattern": fields.pattern,
+        "source_kind": fields.source_kind,
+        "sector_code": fields.sector_code,
+        "not_incident": fields.not_incident,
+    }
+
+
+async def _rule(session: AsyncSession, rule_id: int) -> AutoRule:
+    rule = await session.get(AutoRule, rule_id)
+    if rule is None:
+        raise NotFound(f"Правило с номером {rule_id} не найдено.")
+    return rule
+
+
+async def update_rule(session: AsyncSession, *, rule_id: int, fields: RuleFields) -> AutoRule:
+    """Change an auto-rule; its hit count stays."""
+    rule = await _rule(session, rule_id)
+    rule.sqlmodel_update(_rule_values(await _check_rule(session, fields)))
+    session.add(rule)
+    await session.commit()
+    return rule
+
+
+async def set_rule_active(session: AsyncSession, *, rule_id: int, active: bool) -> AutoRule:
+    rule = await _rule(session, rule_id)
+    rule.active = active
+    session.add(rule)
+    await session.commit()
+    return rule
+
+
+async def move_rule(session: AsyncSession, *, rule_id: int, up: bool) -> list[AutoRule]:
+    """Swap a rule with its neighbour in the order (the first matching rule decides); positions become 10, 20…"""
+    rules = await list_rules(session)
+    index = next((i for i, r in enumerate(rules) if r.id == rule_id), None)
+    if index is None:
+        raise NotFound(f"Правило с номером {rule_id} не найдено.")
+    other = index - 1 if up else index + 1
+    if 0 <= other < len(rules):
+        rules[index], rules[other] = rules[other], rules[index]
+    for position, rule in enumerate(rules, start=1):
+        rule.position = position * 10
+        session.add(rule)
+    await session.commit()
+    return rules
+
+
+def test_rule(keywords: str, pattern: str | None, text: str, *, source_kind: str | None = None) -> bool:
+    """Whether a rule with these keywords and pattern (not saved) would fire on the text."""
+    pattern = (pattern or "").strip() or None
+    _check_pattern(keywords, pattern)
+    draft = AutoRule(name="", keywords=keywords, pattern=pattern, source_kind=source_kind or None)
+    return rule_matches(draft, text, source_kind=source_kind or None)
+
+
+test_rule.__test__ = False  # type: ignore[attr-defined]  # a helper named by the brief, not a pytest test
+
+
+async def preview_routing(session: AsyncSession, *, text: str, source_kind: str | None = None) -> Routing:
+    """What routing (noise, the saved rules, then the model) would decide for this text now; nothing is kept
+    (a matching rule's hit count is not raised)."""
+    routing = await route_text(session, text=text, source_kind=source_kind or None)
+    rule = await session.get(AutoRule, routing.rule_id) if routing.rule_id is not None else None
+    if rule is not None:
+        session.expire(rule, ["hits"])  # drops the unflushed +1 that routing made
+    return routing

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, func, select
+from sqlmodel import and_, col, func, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers import deadlines, noise, outbox, problems
 from handlers.directory import find_source, get_staff_chat, is_coordinator
 from handlers.errors import IllegalTransition, InvalidInput, NotAllowed, NotFound
 from handlers.routing import FALLBACK_SECTOR, NOT_INCIDENT, model_guesses, route_text
-from handlers.settlements import detect_settlement
+from handlers.settlements import recognise_settlement
 from handlers.types import CitizenMessage
 from handlers.vocab import STATUS_TITLES
 from storage.models import (
@@ -36,6 +37,7 @@ from storage.models import (
     Staff,
     Status,
     Track,
+    searchable,
 )
 
 log = logging.getLogger(__name__)
@@ -234,7 +236,7 @@ async def _ingest(session: AsyncSession, *, message: CitizenMessage, now: dateti
         classified_by=routing.classified_by,
         confidence=routing.confidence,
         rule_id=routing.rule_id,
-        settlement=detect_settlement(text),
+        settlement=await recognise_settlement(session, text=text),
         updated_at=now,
     )
     session.add(incident)
@@ -289,6 +291,16 @@ async def _ingest(session: AsyncSession, *, message: CitizenMessage, now: dateti
                 now=now,
             )
         await outbox.enqueue_card_updates(session, incident_id=lead.id, now=now)
+    if routing.not_incident == noise.GREETING and message.private and source.can_reply:
+        # A hello in a dialog is not an incident, but the citizen is about to ask something: invite them to.
+        outbox.enqueue(
+            session,
+            kind=outbox.PROMPT,
+            platform=source.platform,
+            chat_id=message.chat_id,
+            incident_id=incident.id,
+            now=now,
+        )
     if incident.status != Status.REJECTED and _acknowledge(source, message):
         outbox.enqueue(
             session,
@@ -481,13 +493,12 @@ async def _finish(session: AsyncSession, incident: Incident, now: datetime) -> I
 async def accept_incident(session: AsyncSession, *, incident_id: int, staff: Staff, now: datetime) -> Incident:
     incident = await _load(session, incident_id)
     await _check_may_act(session, staff, incident)
+    # Not a reaction: the citizen sees nothing yet, so the reaction deadline keeps running until an answer.
     _move(incident, Status.IN_PROGRESS, action="accept")
-    _react(incident, now)
     incident.assignee_id = staff.id
     session.add(_event(incident, "accepted", now, staff))
     for other in await problems.followers(session, incident, statuses=(Status.ASSIGNED,)):
         _move(other, Status.IN_PROGRESS, action="accept")
-        _react(other, now)
         other.assignee_id, other.updated_at = staff.id, now
         session.add_all([other, _event(other, "accepted", now, staff, lead_id=incident.id)])
     return await _finish(session, incident, now)
@@ -564,6 +575,12 @@ async def reopen_incident(session: AsyncSession, *, incident_id: int, staff: Sta
     """Undo «не инцидент» or a close: back to the sector's head, or to triage when no sector was ever chosen."""
     incident = await _load(session, incident_id)
     await _check_may_act(session, staff, incident)
+    if incident.status not in (Status.CLOSED, Status.REJECTED, Status.DUPLICATE):
+        raise IllegalTransition(
+            f"Инцидент № {incident.id} и так в работе: {STATUS_TITLES[incident.status]}.",
+            current=incident.status,
+            target=Status.ASSIGNED,
+        )
     if incident.sector_code is not None:
         _move(incident, Status.ASSIGNED, action="reopen")
         sector = await session.get(Sector, incident.sector_code)
@@ -872,23 +889,134 @@ async def view_incident(session: AsyncSession, incident_id: int, *, full: bool =
     return view
 
 
+# The orders of the incident list; the first is the default. Each ends with the id: pages never overlap.
+SORTS = ("new", "old", "due", "updated")
+MAX_SEARCH_WORDS = 10
+
+
 async def list_incidents(
     session: AsyncSession,
     *,
-    status: str | None = None,
+    status: str | Sequence[str] | None = None,
     sector_code: str | None = None,
-    sector_codes: list[str] | None = None,
+    sector_codes: Sequence[str] | None = None,
+    source_id: int | None = None,
+    source_kind: str | None = None,
+    settlement: str | None = None,
+    assignee_id: int | None = None,
+    overdue_at: datetime | None = None,
+    received_from: datetime | None = None,
+    received_before: datetime | None = None,
+    text: str = "",
+    sort: str = "new",
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[Incident], int]:
-    """A page of incidents, newest first, and how many match in all."""
-    query = select(Incident)
-    if status:
-        query = query.where(Incident.status == status)
-    if sector_code:
-        query = query.where(Incident.sector_code == sector_code)
-    if sector_codes is not None:
-        query = query.where(col(Incident.sector_code).in_(sector_codes))
-    total = (await session.exec(select(func.count()).select_from(query.subquery()))).one()
-    rows = await session.exec(query.order_by(col(Incident.id).desc()).limit(limit).offset(offset))
+    """A page of incidents and how many match in all. `status` is one status or several; `sector_codes` limits
+    to the sectors someone may see (None: all); `overdue_at`: only those whose running deadline passed before
+    that moment; `received_from`/`received_before`: the period of arrival; `text`: every word of it, in any case
+    and with «ё» or «е», in the citizen's text, or the incident's number. Sorts: see `SORTS`."""
+    where = incident_conditions(
+        status=status,
+        sector_code=sector_code,
+        sector_codes=sector_codes,
+        source_id=source_id,
+        source_kind=source_kind,
+        settlement=settlement,
+        assignee_id=assignee_id,
+        overdue_at=overdue_at,
+        received_from=received_from,
+        received_before=received_before,
+        text=text,
+    )
+    if sort not in SORTS:
+        raise InvalidInput("Такой сортировки нет: сначала новые, сначала старые, по сроку или по изменению.")
+    if searchable(text):
+        # Words are found only by reading every row: one scan gives the numbers of all matches in order (their
+        # count is the total), then the page is read by number; counting and paging separately would scan twice.
+        numbers = list(await session.exec(select(Incident.id).where(*where).order_by(*_order(sort, by_index=False))))
+        page = numbers[offset : offset + limit]
+        found = {i.id: i for i in await session.exec(select(Incident).where(col(Incident.id).in_(page)))}
+        return [found[number] for number in page if number in found], len(numbers)
+    total = (await session.exec(select(func.count()).select_from(Incident).where(*where))).one()
+    if total == 0:
+        return [], 0
+    rows = await session.exec(select(Incident).where(*where).order_by(*_order(sort)).limit(limit).offset(offset))
     return list(rows), total
+
+
+def _order(sort: str, *, by_index: bool = True) -> tuple[Any, ...]:
+    """ORDER BY of a sort. For a text search the planner is kept off the order's index (a wrapped column): walking
+    it would fetch row after row to find the few matches, several times slower than one scan and a sort."""
+
+    def key(column: Any) -> Any:
+        return column if by_index else func.coalesce(column, column)
+
+    number = col(Incident.id)
+    if sort == "old":
+        return key(col(Incident.received_at)).asc(), number.asc()
+    if sort == "due":
+        # Nearest deadline first; those without a running deadline (finished, paused) after all the others.
+        return key(col(Incident.due_at)).asc().nulls_last(), number.asc()
+    if sort == "updated":
+        return key(col(Incident.updated_at)).desc(), number.desc()
+    return key(col(Incident.received_at)).desc(), number.desc()
+
+
+def incident_conditions(
+    *,
+    status: str | Sequence[str] | None = None,
+    sector_code: str | None = None,
+    sector_codes: Sequence[str] | None = None,
+    source_id: int | None = None,
+    source_kind: str | None = None,
+    settlement: str | None = None,
+    assignee_id: int | None = None,
+    overdue_at: datetime | None = None,
+    received_from: datetime | None = None,
+    received_before: datetime | None = None,
+    text: str = "",
+) -> list[Any]:
+    """The WHERE conditions of `list_incidents`, for other queries over the same selection (counts, reports)."""
+    where: list[Any] = []
+    statuses = [status] if isinstance(status, str) else list(status or ())
+    if statuses:
+        where.append(col(Incident.status).in_(statuses))
+    if sector_code:
+        where.append(col(Incident.sector_code) == sector_code)
+    if sector_codes is not None:
+        where.append(col(Incident.sector_code).in_(list(sector_codes)))
+    if source_id is not None:
+        where.append(col(Incident.source_id) == source_id)
+    if source_kind:
+        where.append(col(Incident.source_id).in_(select(Source.id).where(Source.kind == source_kind)))
+    if settlement:
+        where.append(col(Incident.settlement) == settlement)
+    if assignee_id is not None:
+        where.append(col(Incident.assignee_id) == assignee_id)
+    if overdue_at is not None:
+        where += [col(Incident.status).in_(deadlines.CHASED), col(Incident.due_at) < overdue_at]
+    if received_from is not None:
+        where.append(col(Incident.received_at) >= received_from)
+    if received_before is not None:
+        where.append(col(Incident.received_at) < received_before)
+    where += _text_conditions(text)
+    return where
+
+
+def _text_conditions(text: str) -> list[Any]:
+    """Every word must be in the folded text (a substring: «ям» finds «яма» and «ямы»); «№ 12» or «12» also
+    finds incident № 12 itself."""
+    words = searchable(text).split()[:MAX_SEARCH_WORDS]
+    if not words:
+        return []
+    found = [col(Incident.search).contains(word, autoescape=True) for word in words]
+    number = "".join(words).lstrip("№#")
+    if number.isdigit() and len(number) < 10:
+        return [or_(col(Incident.id) == int(number), and_(*found))]
+    return found
+
+
+async def incident_replies(session: AsyncSession, incident_id: int) -> list[Reply]:
+    """Every answer to the incident, oldest first, with its state (pending, published, failed)."""
+    return list(await session.exec(select(Reply).where(Reply.incident_id == incident_id).order_by(col(Reply.id))))

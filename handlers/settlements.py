@@ -5,12 +5,20 @@ from __future__ import annotations
 import html
 import json
 import re
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from itertools import product
 from typing import Any
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from handlers.errors import InvalidInput, NotFound
+from storage.models import Setting
+from storage.models import Settlement as SettlementRow
 
 SEED_PATH = "seed/settlements.json"
 
@@ -333,6 +341,154 @@ def district_gazetteer() -> Gazetteer:
 
 
 def detect_settlement(text: str) -> str | None:
-    """The first settlement of the district named in the text, for the incident and the heat map."""
+    """The first settlement of the shipped seed named in the text (no database: the table's edits are not seen;
+    intake uses `recognise_settlement`)."""
     found = district_gazetteer().first(text)
     return found.name if found else None
+
+
+# The gazetteer is the `settlement` table; every edit writes a new random stamp here, so each process rebuilds its
+# cached recogniser on the next message (one primary-key read per message) and two databases never share a stamp.
+VERSION_KEY = "settlements_version"
+KINDS = ("село", "деревня", "посёлок", "хутор")
+# A sane box around the district (Орловская область, Троснянский район with a margin for rough coordinates).
+LAT_RANGE = (52.0, 53.0)
+LON_RANGE = (35.0, 36.5)
+
+_cached: tuple[str, Gazetteer] | None = None
+
+
+def _entry(row: SettlementRow) -> Settlement:
+    return Settlement(
+        name=row.name,
+        kind=row.kind,
+        rural_settlement=row.rural_settlement,
+        lat=row.lat,
+        lon=row.lon,
+        aliases=tuple(row.aliases),
+    )
+
+
+async def table_gazetteer(session: AsyncSession) -> Gazetteer:
+    """The recogniser of the active settlements of the table, rebuilt only after the table was edited."""
+    global _cached
+    stamp = await session.get(Setting, VERSION_KEY)
+    version = stamp.value if stamp is not None else ""
+    if _cached is None or _cached[0] != version:
+        rows = await session.exec(
+            select(SettlementRow).where(col(SettlementRow.active).is_(True)).order_by(col(SettlementRow.id))
+        )
+        _cached = (version, Gazetteer(_entry(row) for row in rows))
+    return _cached[1]
+
+
+async def recognise_settlement(session: AsyncSession, *, text: str) -> str | None:
+    """The first active settlement of the gazetteer named in the text, for the incident and the heat map."""
+    found = (await table_gazetteer(session)).first(text)
+    return found.name if found else None
+
+
+async def list_settlements(session: AsyncSession) -> list[SettlementRow]:
+    return list(await session.exec(select(SettlementRow).order_by(col(SettlementRow.name))))
+
+
+async def _bump(session: AsyncSession) -> None:
+    stamp = await session.get(Setting, VERSION_KEY) or Setting(key=VERSION_KEY, value="")
+    stamp.value = uuid.uuid4().hex
+    session.add(stamp)
+
+
+def _clean_aliases(aliases: Iterable[str]) -> list[str]:
+    seen: dict[str, str] = {}
+    for alias in aliases:
+        alias = " ".join(alias.split())
+        if alias:
+            seen.setdefault(_canonical(normalise(alias)), alias)
+    return list(seen.values())
+
+
+async def _check(
+    session: AsyncSession,
+    *,
+    settlement_id: int | None,
+    name: str,
+    kind: str,
+    lat: float,
+    lon: float,
+    aliases: list[str],
+) -> None:
+    if not name:
+        raise InvalidInput("Укажите название населённого пункта.")
+    if kind not in KINDS:
+        raise InvalidInput(f"Вид населённого пункта — один из: {', '.join(KINDS)}.")
+    if not (LAT_RANGE[0] <= lat <= LAT_RANGE[1] and LON_RANGE[0] <= lon <= LON_RANGE[1]):
+        raise InvalidInput(
+            f"Координаты вне района: широта от {LAT_RANGE[0]:g} до {LAT_RANGE[1]:g}, "
+            f"долгота от {LON_RANGE[0]:g} до {LON_RANGE[1]:g}."
+        )
+    mine = {_canonical(normalise(n)) for n in (name, *aliases)}
+    for other in await session.exec(select(SettlementRow).where(SettlementRow.id != settlement_id)):
+        taken = {_canonical(normalise(n)) for n in (other.name, *other.aliases)}
+        if mine & taken:
+            raise InvalidInput(f"Название или другое написание уже есть у пункта «{other.name}».")
+
+
+async def create_settlement(
+    session: AsyncSession,
+    *,
+    name: str,
+    kind: str,
+    rural_settlement: str = "",
+    lat: float,
+    lon: float,
+    aliases: Iterable[str] = (),
+    active: bool = True,
+) -> SettlementRow:
+    """Add a settlement to the gazetteer; new incidents recognise it at once."""
+    name, clean = " ".join(name.split()), _clean_aliases(aliases)
+    await _check(session, settlement_id=None, name=name, kind=kind, lat=lat, lon=lon, aliases=clean)
+    row = SettlementRow(
+        name=name, kind=kind, rural_settlement=rural_settlement.strip(), lat=lat, lon=lon, aliases=clean, active=active
+    )
+    session.add(row)
+    await _bump(session)
+    await session.commit()
+    return row
+
+
+async def update_settlement(
+    session: AsyncSession,
+    *,
+    settlement_id: int,
+    name: str,
+    kind: str,
+    rural_settlement: str = "",
+    lat: float,
+    lon: float,
+    aliases: Iterable[str] = (),
+    active: bool = True,
+) -> SettlementRow:
+    """Change a settlement; incidents already registered keep the name they were given."""
+    row = await session.get(SettlementRow, settlement_id)
+    if row is None:
+        raise NotFound(f"Населённый пункт с номером {settlement_id} не найден.")
+    name, clean = " ".join(name.split()), _clean_aliases(aliases)
+    await _check(session, settlement_id=settlement_id, name=name, kind=kind, lat=lat, lon=lon, aliases=clean)
+    row.name, row.kind, row.rural_settlement = name, kind, rural_settlement.strip()
+    row.lat, row.lon, row.aliases, row.active = lat, lon, clean, active
+    session.add(row)
+    await _bump(session)
+    await session.commit()
+    return row
+
+
+async def set_settlement_active(session: AsyncSession, *, settlement_id: int, active: bool) -> SettlementRow:
+    """Stop (or start again) recognising a settlement without losing its record."""
+    row = await session.get(SettlementRow, settlement_id)
+    if row is None:
+        raise NotFound(f"Населённый пункт с номером {settlement_id} не найден.")
+    row.active = active
+    session.add(row)
+    await _bump(session)
+    await session.commit()
+    return row

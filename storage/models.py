@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, time
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Text, UniqueConstraint, text
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Text, UniqueConstraint, event, inspect, text
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -165,10 +165,24 @@ class Author(SQLModel, table=True):
     profile_url: str | None = None
 
 
+def searchable(text: str) -> str:
+    """How `Incident.search` keeps a text: lower case (Cyrillic too, which SQLite's lower() leaves as it is),
+    «ё» as «е», one space between words. A search query is folded the same way."""
+    return " ".join(text.lower().replace("ё", "е").split())
+
+
 class Incident(SQLModel, table=True):
+    # The admin's list: each filter with the default order (newest first) walks one index and stops at a page.
     __table_args__ = (
         UniqueConstraint("source_id", "external_ref"),
         Index("ix_incident_open_thread", "source_id", "thread_ref", "author_id", "status"),
+        Index("ix_incident_status_received", "status", "received_at"),
+        Index("ix_incident_sector_received", "sector_code", "received_at"),
+        Index("ix_incident_assignee_received", "assignee_id", "received_at"),
+        Index("ix_incident_source_received", "source_id", "received_at"),
+        Index("ix_incident_settlement_received", "settlement", "received_at"),
+        # Overdue: a running deadline (one of a few statuses) that has passed.
+        Index("ix_incident_status_due", "status", "due_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -179,10 +193,12 @@ class Incident(SQLModel, table=True):
     message_ref: str
     author_id: int | None = Field(default=None, foreign_key="author.id")
     text: str = Field(default="", sa_type=Text)
+    # `text` folded by `searchable` for case- and ё-insensitive search; kept in step by the mapper events below.
+    search: str = Field(default="", sa_type=Text)
     attachments: list[dict[str, Any]] = _json_list()
     permalink: str | None = None
     received_at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
-    sector_code: str | None = Field(default=None, foreign_key="sector.code", index=True)
+    sector_code: str | None = Field(default=None, foreign_key="sector.code")
     classified_by: str | None = None
     confidence: float | None = None
     rule_id: int | None = None
@@ -193,8 +209,8 @@ class Incident(SQLModel, table=True):
     not_incident_reason: str | None = None
     # Reports of one problem (same sector, settlement, similar text, close in time) are handled together.
     problem_id: int | None = Field(default=None, foreign_key="problem.id", index=True)
-    status: str = Field(default=Status.NEW, index=True)
-    assignee_id: int | None = Field(default=None, foreign_key="staff.id", index=True)
+    status: str = Field(default=Status.NEW)
+    assignee_id: int | None = Field(default=None, foreign_key="staff.id")
     urgent: bool = False
     track: str = Track.SOCIAL
     phase: str = Phase.REACTION
@@ -206,7 +222,19 @@ class Incident(SQLModel, table=True):
     first_reaction_at: datetime | None = _ts()
     answered_at: datetime | None = _ts()
     closed_at: datetime | None = _ts()
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=True)
+
+
+@event.listens_for(Incident, "before_insert")
+def _search_on_insert(_mapper: Any, _connection: Any, incident: Incident) -> None:
+    incident.search = searchable(incident.text)
+
+
+@event.listens_for(Incident, "before_update")
+def _search_on_update(_mapper: Any, _connection: Any, incident: Incident) -> None:
+    # Whoever changes the text (intake, a citizen's edit), the search column follows in the same flush.
+    if inspect(incident).attrs.text.history.has_changes():
+        incident.search = searchable(incident.text)
 
 
 class Problem(SQLModel, table=True):
@@ -362,6 +390,20 @@ class CardMessage(SQLModel, table=True):
     chat_id: str
     message_id: str
     created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+
+
+class Settlement(SQLModel, table=True):
+    """A settlement of the district: the gazetteer that citizens' texts are matched against (edited in the admin)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+    kind: str = ""  # село | деревня | посёлок | хутор
+    rural_settlement: str = ""
+    lat: float
+    lon: float
+    # Other spellings met in messages; case forms of every name are built by the recogniser.
+    aliases: list[str] = _json_list()
+    active: bool = True
 
 
 class Setting(SQLModel, table=True):

@@ -24,6 +24,7 @@ def citizen(
     thread: str | None = None,
     attachments: tuple[Attachment, ...] = (),
     name: str = "Иван Петров",
+    private: bool | None = None,
 ) -> CitizenMessage:
     chat_id = chat if chat is not None else user
     number = message_id if message_id is not None else next(_ids)
@@ -37,4 +38,5 @@ def citizen(
         text=text,
         sent_at=at,
         attachments=attachments,
+        private=source.kind == SourceKind.TG_DIRECT if private is None else private,
     )

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from admin.deps import MANAGERS
-from handlers.vocab import ROLE_TITLES, STATUS_TITLES
+from handlers.vocab import AUDIT_FIELDS, AUDIT_TITLES, ROLE_TITLES, STATUS_TITLES, audit_target, audit_value
 from storage.models import Role, User
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent.parent / "templates")
@@ -24,7 +24,14 @@ def when(moment: datetime | None, pattern: str = "%d.%m.%Y %H:%M") -> str:
 
 
 TEMPLATES.env.filters["when"] = when
-TEMPLATES.env.globals.update(STATUS_TITLES=STATUS_TITLES, ROLE_TITLES=ROLE_TITLES)
+TEMPLATES.env.globals.update(
+    STATUS_TITLES=STATUS_TITLES,
+    ROLE_TITLES=ROLE_TITLES,
+    AUDIT_TITLES=AUDIT_TITLES,
+    AUDIT_FIELDS=AUDIT_FIELDS,
+    audit_target=audit_target,
+    audit_value=audit_value,
+)
 
 
 def menu(user: User | None) -> list[tuple[str, str]]:

@@ -85,10 +85,10 @@ class TelegramSender:
                 link_preview_options=NO_PREVIEW,
             )
             return [str(message_id)]
-        if item.kind == outbox.ACK:
+        if item.kind in (outbox.ACK, outbox.PROMPT):
             sent = await self.bot.send_message(
                 chat,
-                texts.ACK.format(number=view.incident.id),
+                texts.ACK.format(number=view.incident.id) if item.kind == outbox.ACK else texts.CITIZEN_START,
                 parse_mode=None,
                 reply_parameters=self._reply_to(view.incident.message_ref),
             )

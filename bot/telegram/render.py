@@ -15,7 +15,7 @@ from bot.telegram import texts
 from bot.textsplit import clip
 from handlers.incidents import IncidentView
 from handlers.noise import REASON_TITLES
-from handlers.vocab import ROLE_TITLES, SOURCE_KIND_TITLES, STATUS_TITLES
+from handlers.vocab import ATTACHMENT_TITLES, REPLY_STATES, ROLE_TITLES, SOURCE_KIND_TITLES, STATUS_TITLES
 from storage.models import Incident, Sector, Source, Staff, Status, Track
 
 TZ = ZoneInfo("Europe/Moscow")
@@ -60,7 +60,7 @@ def roles_title(staff: Staff) -> str:
 
 
 def attachments_title(items: Iterable[dict[str, Any]]) -> str:
-    return ", ".join(texts.ATTACHMENT_TITLES.get(str(a.get("kind")), texts.ATTACHMENT_TITLES["other"]) for a in items)
+    return ", ".join(ATTACHMENT_TITLES.get(str(a.get("kind")), ATTACHMENT_TITLES["other"]) for a in items)
 
 
 def quote(text: str, budget: int, *, link: str | None = None) -> str:
@@ -125,7 +125,7 @@ def render_card(view: IncidentView, *, now: datetime, admin_url: str | None = No
         lines.append(texts.CARD_NOT_INCIDENT.format(reason=escape(reason)))
     if view.last_reply is not None:
         who = escape(short_name(view.last_reply_by)) if view.last_reply_by else "—"
-        state = texts.REPLY_STATES.get(view.last_reply.state, view.last_reply.state)
+        state = REPLY_STATES.get(view.last_reply.state, view.last_reply.state)
         lines.append(texts.CARD_REPLY.format(who=who, at=when(view.last_reply.created_at), state=state))
     link = incident.permalink or (f"{admin_url.rstrip('/')}/incidents/{incident.id}" if admin_url else None)
     text = "\n".join(lines) + "\n\n" + quote(incident.text, CARD_TEXT_BUDGET, link=link)

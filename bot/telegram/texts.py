@@ -51,22 +51,7 @@ CARD_PROBLEM_MEMBER = "Входит в проблему инцидента № {
 CARD_TEXT_CUT = "… (текст сокращён, всего {total} знаков)"
 CARD_FULL_TEXT = "полный текст"
 CARD_REPLY = "Ответ: {who}, {at} — {state}"
-REPLY_STATES = {"pending": "публикуется", "published": "опубликован", "failed": "не опубликован"}
 
-ATTACHMENT_TITLES = {
-    "photo": "фото",
-    "video": "видео",
-    "video_note": "видеосообщение",
-    "voice": "голосовое сообщение",
-    "audio": "аудио",
-    "document": "документ",
-    "sticker": "стикер",
-    "animation": "анимация",
-    "location": "геопозиция",
-    "contact": "контакт",
-    "poll": "опрос",
-    "other": "вложение",
-}
 
 ACK = (
     "Здравствуйте! Ваше сообщение зарегистрировано под номером {number}. "

@@ -47,6 +47,8 @@ class VkSender:
             raise DeliveryFailed(outbox.Failure(error=texts.NO_TOKEN, permanent=True))
         if item.kind == outbox.ACK:
             text = texts.ACK.format(number=incident.id)
+        elif item.kind == outbox.PROMPT:
+            text = texts.PROMPT
         elif item.kind == outbox.REPLY and item.reply_id is not None:
             reply = await session.get(Reply, item.reply_id)
             text = reply.text if reply else ""

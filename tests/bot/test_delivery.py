@@ -11,6 +11,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.ratelimit import telegram_limiter
+from bot.telegram import texts
 from bot.telegram.delivery import TelegramSender
 from bot.worker import OutboxWorker
 from handlers import outbox
@@ -217,3 +218,17 @@ async def test_queued_redraws_of_one_card_collapse_into_the_newest(
         await worker.tick()
     assert len(api.sent(EditMessageText)) == 1
     assert all(i.state == OutboxState.SENT for i in await items(session))
+
+
+async def test_a_hello_in_the_private_chat_is_answered_with_an_invitation_to_describe_the_problem(
+    session_pool: SessionPool, session: AsyncSession, clock: Clock
+) -> None:
+    await set_staff_chat(session, staff=None, chat_id=-100500)
+    result = await ingest_message(session, message=citizen("Здравствуйте!", at=clock()), now=clock())
+    assert result.incident is not None and result.incident.status == Status.REJECTED
+    worker, api = make_worker(session_pool, clock)
+    await worker.tick()
+    to_citizen = [r for r in api.sent(SendMessage) if r.chat_id == 501]
+    assert [r.text for r in to_citizen] == [texts.CITIZEN_START]
+    # The officer still sees it, set aside with its reason.
+    assert any(r.chat_id == -100500 and "Причина: приветствие" in r.text for r in api.sent(SendMessage))

@@ -298,7 +298,7 @@ async def test_thanks_is_set_aside_and_the_officer_brings_it_back(harness: Harne
     [incident] = await harness.incidents()
     assert incident.status == Status.NEW and len(incident.suggestions) == 3
     await harness.feed(callback_update(OFFICER, IncidentCb(action="reopen", incident_id=number).pack()))
-    assert "Нельзя открыть снова" in (harness.alerts()[-1] or "")
+    assert "и так в работе" in (harness.alerts()[-1] or "")
 
 
 async def test_interim_answer_pause_resume_urgency_track_and_extension_from_the_card(harness: Harness) -> None:

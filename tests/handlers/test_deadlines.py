@@ -125,6 +125,7 @@ def test_reminder_points_are_parsed_or_refused_clearly() -> None:
         ("0", None, timedelta()),
     ]
     assert parse_points("30m,1d")[1].before == timedelta(days=1)
+    assert [p.label for p in parse_points("2ч, 30мин, 1д")] == ["2h", "30m", "1d"]
     with pytest.raises(InvalidInput, match="точку напоминания"):
         parse_points("завтра")
     with pytest.raises(InvalidInput):

@@ -122,3 +122,12 @@ async def test_model_sure_it_is_not_an_incident_offers_that_first_but_leaves_it_
     assert all(sector.code != "not_incident" for sector, _ in view.suggested)
     rows = await session.exec(select(Incident).where(col(Incident.status) == Status.REJECTED))
     assert list(rows) == []
+
+
+async def test_only_a_hello_in_a_dialog_gets_the_invitation(session: AsyncSession, clock: Clock) -> None:
+    hello = await ingest_message(session, message=citizen("Добрый день", at=clock()), now=clock())
+    assert hello.incident is not None
+    assert [r.kind for r in await outbox_rows(session, hello.incident.id) if r.chat_id == "501"] == [outbox.PROMPT]
+    thanks = await ingest_message(session, message=citizen("Спасибо!", at=clock(), user=502), now=clock())
+    assert thanks.incident is not None
+    assert [r for r in await outbox_rows(session, thanks.incident.id) if r.chat_id == "502"] == []

@@ -7,8 +7,23 @@ import time
 from importlib import resources
 
 import pytest
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from handlers.settlements import Gazetteer, Settlement, case_forms, load_settlements, normalise, parse_settlements
+from handlers.errors import InvalidInput, NotFound
+from handlers.settlements import (
+    Gazetteer,
+    Settlement,
+    case_forms,
+    create_settlement,
+    list_settlements,
+    load_settlements,
+    normalise,
+    parse_settlements,
+    recognise_settlement,
+    set_settlement_active,
+    table_gazetteer,
+    update_settlement,
+)
 
 SEED = load_settlements()
 GAZETTEER = Gazetteer(SEED)
@@ -218,3 +233,52 @@ def test_parse_settlements_rejects_malformed_entries() -> None:
         parse_settlements({"settlements": [{k: v for k, v in good.items() if k != "name"}]})
     with pytest.raises(ValueError):
         parse_settlements({"settlements": "Тросна"})
+
+
+# The gazetteer as a table: seeded by the migration, edited in the admin, recognised from the table.
+
+
+async def test_the_table_starts_as_the_seed(session: AsyncSession) -> None:
+    rows = await list_settlements(session)
+    assert sorted(r.name for r in rows) == sorted(s.name for s in SEED)
+    assert all(r.active for r in rows)
+    assert await recognise_settlement(session, text="В Жерновце нет света") == "Жерновец"
+
+
+async def test_edits_are_checked(session: AsyncSession) -> None:
+    with pytest.raises(InvalidInput, match="Координаты вне района"):
+        await create_settlement(session, name="Кукуевка", kind="деревня", lat=55.75, lon=37.62)
+    with pytest.raises(InvalidInput, match="Укажите название"):
+        await create_settlement(session, name="  ", kind="деревня", lat=52.4, lon=35.8)
+    with pytest.raises(InvalidInput, match="Вид населённого пункта"):
+        await create_settlement(session, name="Кукуевка", kind="мегаполис", lat=52.4, lon=35.8)
+    with pytest.raises(InvalidInput, match="«Тросна»"):
+        await create_settlement(session, name="ТРОСНА", kind="село", lat=52.4, lon=35.8)
+    with pytest.raises(InvalidInput, match="«Жерновец»"):
+        await create_settlement(session, name="Кукуевка", kind="деревня", lat=52.4, lon=35.8, aliases=["жерновец"])
+    with pytest.raises(NotFound):
+        await set_settlement_active(session, settlement_id=999, active=False)
+
+
+async def test_edits_change_recognition_and_the_cache_follows_the_table(session: AsyncSession) -> None:
+    before = await table_gazetteer(session)
+    assert await table_gazetteer(session) is before  # unchanged table: the compiled recogniser is kept
+    assert await recognise_settlement(session, text="В Кукуевке нет света") is None
+
+    row = await create_settlement(
+        session, name="Кукуевка", kind="деревня", lat=52.41, lon=35.71, aliases=[" Кукуи ", "кукуи"]
+    )
+    assert row.aliases == ["Кукуи"]
+    assert await table_gazetteer(session) is not before
+    assert await recognise_settlement(session, text="В Кукуевке нет света") == "Кукуевка"
+    assert await recognise_settlement(session, text="дорога на Кукуи") == "Кукуевка"
+
+    assert row.id is not None
+    await update_settlement(session, settlement_id=row.id, name="Кукуево", kind="село", lat=52.41, lon=35.71)
+    assert await recognise_settlement(session, text="В Кукуевке нет света") is None
+    assert await recognise_settlement(session, text="из Кукуева не вывозят мусор") == "Кукуево"
+
+    tros = next(r for r in await list_settlements(session) if r.name == "Тросна")
+    assert tros.id is not None
+    await set_settlement_active(session, settlement_id=tros.id, active=False)
+    assert await recognise_settlement(session, text="В Тросне нет воды") is None
