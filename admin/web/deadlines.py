@@ -3,9 +3,9 @@
 # No `from __future__ import annotations`: FastAPI reads these annotations at runtime.
 
 from datetime import date, time
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 
 from admin.api import deadlines as api
@@ -86,37 +86,7 @@ async def deadlines_page(request: Request, session: SessionDep, user: CurrentUse
     return await _page(request, session, user, done=done)
 
 
-PolicyForm = dict[str, Any]
-
-
 def _policy(
-    track: str,
-    source_kind: str,
-    sector_code: str,
-    reaction_hours: str,
-    reaction_working: bool,
-    answer_hours: str,
-    answer_working: bool,
-    note: str,
-) -> api.PolicyIn:
-    return api.PolicyIn(
-        track=track,
-        source_kind=source_kind or None,
-        sector_code=sector_code or None,
-        reaction_minutes=_minutes(reaction_hours, "Срок реакции", required=False),
-        reaction_working=reaction_working,
-        answer_minutes=_minutes(answer_hours, "Срок ответа", required=True) or 0,
-        answer_working=answer_working,
-        note=note.strip(),
-    )
-
-
-@router.post("/deadlines/policies")
-async def policy_add(
-    request: Request,
-    session: SessionDep,
-    user: CurrentUser,
-    now: Now,
     track: Annotated[str, Form()] = "social",
     source_kind: Annotated[str, Form()] = "",
     sector_code: Annotated[str, Form()] = "",
@@ -125,43 +95,44 @@ async def policy_add(
     answer_hours: Annotated[str, Form()] = "",
     answer_working: Annotated[bool, Form()] = False,
     note: Annotated[str, Form()] = "",
-) -> Response:
-    if not may(user, MANAGERS):
-        return refuse_page(request, "deadlines.html", TITLE)
+) -> api.PolicyIn | str:
+    """The policy form of adding and of saving; hours that are not a number come back as the form's error."""
     try:
-        body = _policy(
-            track, source_kind, sector_code, reaction_hours, reaction_working, answer_hours, answer_working, note
+        return api.PolicyIn(
+            track=track,
+            source_kind=source_kind or None,
+            sector_code=sector_code or None,
+            reaction_minutes=_minutes(reaction_hours, "Срок реакции", required=False),
+            reaction_working=reaction_working,
+            answer_minutes=_minutes(answer_hours, "Срок ответа", required=True) or 0,
+            answer_working=answer_working,
+            note=note.strip(),
         )
     except ValueError as error:
-        return await _finish(request, session, user, str(error), "")
+        return str(error)
+
+
+PolicyForm = Annotated[api.PolicyIn | str, Depends(_policy)]
+
+
+@router.post("/deadlines/policies")
+async def policy_add(request: Request, session: SessionDep, user: CurrentUser, now: Now, body: PolicyForm) -> Response:
+    if not may(user, MANAGERS):
+        return refuse_page(request, "deadlines.html", TITLE)
+    if isinstance(body, str):
+        return await _finish(request, session, user, body, "")
     result = await attempt(session, user, api.policy_create(body, session, user, now))
     return await _finish(request, session, user, result, "policy")
 
 
 @router.post("/deadlines/policies/{policy_id}")
 async def policy_save(
-    request: Request,
-    policy_id: int,
-    session: SessionDep,
-    user: CurrentUser,
-    now: Now,
-    track: Annotated[str, Form()] = "social",
-    source_kind: Annotated[str, Form()] = "",
-    sector_code: Annotated[str, Form()] = "",
-    reaction_hours: Annotated[str, Form()] = "",
-    reaction_working: Annotated[bool, Form()] = False,
-    answer_hours: Annotated[str, Form()] = "",
-    answer_working: Annotated[bool, Form()] = False,
-    note: Annotated[str, Form()] = "",
+    request: Request, policy_id: int, session: SessionDep, user: CurrentUser, now: Now, body: PolicyForm
 ) -> Response:
     if not may(user, MANAGERS):
         return refuse_page(request, "deadlines.html", TITLE)
-    try:
-        body = _policy(
-            track, source_kind, sector_code, reaction_hours, reaction_working, answer_hours, answer_working, note
-        )
-    except ValueError as error:
-        return await _finish(request, session, user, str(error), "")
+    if isinstance(body, str):
+        return await _finish(request, session, user, body, "")
     result = await attempt(session, user, api.policy_update(policy_id, body, session, user, now))
     return await _finish(request, session, user, result, "policy")
 

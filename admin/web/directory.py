@@ -6,7 +6,7 @@ editing pages share: role refusals as a Russian page, API refusals as the form's
 from collections.abc import Awaitable, Collection
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Form, HTTPException, Request, status
+from fastapi import APIRouter, Depends, Form, HTTPException, Request, status
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -208,53 +208,51 @@ async def staff_chat_save(
     return await _finish(request, session, user, now, "sectors", result, "staff_chat")
 
 
-@router.post("/directory/staff")
-async def staff_add(
-    request: Request,
-    session: SessionDep,
-    user: CurrentUser,
-    now: Now,
+def _staff_form(
     full_name: Annotated[str, Form()] = "",
     position: Annotated[str, Form()] = "",
     roles: Annotated[list[str] | None, Form()] = None,
-) -> Response:
+) -> api.StaffIn:
+    """The staff form of adding and of saving."""
+    return api.StaffIn(full_name=full_name, position=position, roles=roles or [])
+
+
+StaffForm = Annotated[api.StaffIn, Depends(_staff_form)]
+
+
+def _active_form(active: Annotated[bool, Form()] = False) -> api.ActiveIn:
+    """The switch of a staff member, a settlement or a rule (an unticked box sends nothing: off)."""
+    return api.ActiveIn(active=active)
+
+
+ActiveForm = Annotated[api.ActiveIn, Depends(_active_form)]
+
+
+@router.post("/directory/staff")
+async def staff_add(request: Request, session: SessionDep, user: CurrentUser, now: Now, body: StaffForm) -> Response:
     if not may(user, MANAGERS):
         return refuse_page(request, "directory.html", TITLE)
-    body = api.StaffIn(full_name=full_name, position=position, roles=roles or [])
     result = await attempt(session, user, api.staff_create(body, session, user, now))
     return await _finish(request, session, user, now, "staff", result, "staff")
 
 
 @router.post("/directory/staff/{staff_id}")
 async def staff_save(
-    request: Request,
-    staff_id: int,
-    session: SessionDep,
-    user: CurrentUser,
-    now: Now,
-    full_name: Annotated[str, Form()] = "",
-    position: Annotated[str, Form()] = "",
-    roles: Annotated[list[str] | None, Form()] = None,
+    request: Request, staff_id: int, session: SessionDep, user: CurrentUser, now: Now, body: StaffForm
 ) -> Response:
     if not may(user, MANAGERS):
         return refuse_page(request, "directory.html", TITLE)
-    body = api.StaffIn(full_name=full_name, position=position, roles=roles or [])
     result = await attempt(session, user, api.staff_update(staff_id, body, session, user, now))
     return await _finish(request, session, user, now, "staff", result, "staff")
 
 
 @router.post("/directory/staff/{staff_id}/active")
 async def staff_active(
-    request: Request,
-    staff_id: int,
-    session: SessionDep,
-    user: CurrentUser,
-    now: Now,
-    active: Annotated[bool, Form()] = False,
+    request: Request, staff_id: int, session: SessionDep, user: CurrentUser, now: Now, body: ActiveForm
 ) -> Response:
     if not may(user, MANAGERS):
         return refuse_page(request, "directory.html", TITLE)
-    result = await attempt(session, user, api.staff_active(staff_id, api.ActiveIn(active=active), session, user, now))
+    result = await attempt(session, user, api.staff_active(staff_id, body, session, user, now))
     return await _finish(request, session, user, now, "staff", result, "staff_active")
 
 
@@ -361,16 +359,10 @@ async def settlement_save(
 
 @router.post("/directory/settlements/{settlement_id}/active")
 async def settlement_active(
-    request: Request,
-    settlement_id: int,
-    session: SessionDep,
-    user: CurrentUser,
-    now: Now,
-    active: Annotated[bool, Form()] = False,
+    request: Request, settlement_id: int, session: SessionDep, user: CurrentUser, now: Now, body: ActiveForm
 ) -> Response:
     if not may(user, MANAGERS):
         return refuse_page(request, "directory.html", TITLE)
-    body = api.ActiveIn(active=active)
     result = await attempt(session, user, api.settlement_active(settlement_id, body, session, user, now))
     return await _finish(request, session, user, now, "settlements", result, "settlement_active")
 
@@ -379,8 +371,16 @@ RuleForm = dict[str, Any]
 
 
 def _rule_form(
-    rule_id: str, name: str, keywords: str, pattern: str, source_kind: str, sector_code: str, not_incident: bool
+    rule_id: Annotated[str, Form()] = "",
+    name: Annotated[str, Form()] = "",
+    keywords: Annotated[str, Form()] = "",
+    pattern: Annotated[str, Form()] = "",
+    source_kind: Annotated[str, Form()] = "",
+    sector_code: Annotated[str, Form()] = "",
+    not_incident: Annotated[bool, Form()] = False,
+    sample: Annotated[str, Form()] = "",
 ) -> RuleForm:
+    """The rule form as typed, shared by saving and checking (the page shows it again as it was)."""
     return {
         "rule_id": int(rule_id) if rule_id.isdigit() else None,
         "name": name,
@@ -389,7 +389,11 @@ def _rule_form(
         "source_kind": source_kind,
         "sector_code": sector_code,
         "not_incident": not_incident,
+        "sample": sample,
     }
+
+
+RuleFormDep = Annotated[RuleForm, Depends(_rule_form)]
 
 
 def _rule_in(form: RuleForm) -> api.RuleIn:
@@ -409,20 +413,11 @@ async def rule_save(
     session: SessionDep,
     user: CurrentUser,
     now: Now,
-    rule_id: Annotated[str, Form()] = "",
-    name: Annotated[str, Form()] = "",
-    keywords: Annotated[str, Form()] = "",
-    pattern: Annotated[str, Form()] = "",
-    source_kind: Annotated[str, Form()] = "",
-    sector_code: Annotated[str, Form()] = "",
-    not_incident: Annotated[bool, Form()] = False,
-    sample: Annotated[str, Form()] = "",
+    form: RuleFormDep,
 ) -> Response:
     """Add a rule, or change the one named by `rule_id` (one form does both, with its «Проверить» box)."""
     if not may(user, MANAGERS):
         return refuse_page(request, "directory.html", TITLE)
-    form = _rule_form(rule_id, name, keywords, pattern, source_kind, sector_code, not_incident)
-    form["sample"] = sample
     body = _rule_in(form)
     if form["rule_id"]:
         result: object = await attempt(session, user, api.rule_update(form["rule_id"], body, session, user, now))
@@ -437,25 +432,21 @@ async def rule_check(
     session: SessionDep,
     user: CurrentUser,
     now: Now,
-    rule_id: Annotated[str, Form()] = "",
-    name: Annotated[str, Form()] = "",
-    keywords: Annotated[str, Form()] = "",
-    pattern: Annotated[str, Form()] = "",
-    source_kind: Annotated[str, Form()] = "",
-    sector_code: Annotated[str, Form()] = "",
-    not_incident: Annotated[bool, Form()] = False,
-    sample: Annotated[str, Form()] = "",
+    form: RuleFormDep,
 ) -> Response:
     """Try the rule of the form on a text before saving it; nothing is kept."""
     if not may(user, READERS):
         return refuse_page(request, "directory.html", TITLE)
-    form = _rule_form(rule_id, name, keywords, pattern, source_kind, sector_code, not_incident)
-    form["sample"] = sample
-    if not sample.strip():
+    if not form["sample"].strip():
         return await _page(
             request, session, user, tab="rules", now=now, error="Впишите текст для проверки.", rule_form=form
         )
-    body = api.RuleTestIn(keywords=keywords, pattern=pattern or None, source_kind=source_kind or None, text=sample)
+    body = api.RuleTestIn(
+        keywords=form["keywords"],
+        pattern=form["pattern"] or None,
+        source_kind=form["source_kind"] or None,
+        text=form["sample"],
+    )
     result = await attempt(session, user, api.rule_test(body, session, user))
     if isinstance(result, str):
         return await _page(request, session, user, tab="rules", now=now, error=result, rule_form=form, status_code=422)
@@ -464,16 +455,11 @@ async def rule_check(
 
 @router.post("/directory/rules/{rule_id}/active")
 async def rule_active(
-    request: Request,
-    rule_id: int,
-    session: SessionDep,
-    user: CurrentUser,
-    now: Now,
-    active: Annotated[bool, Form()] = False,
+    request: Request, rule_id: int, session: SessionDep, user: CurrentUser, now: Now, body: ActiveForm
 ) -> Response:
     if not may(user, MANAGERS):
         return refuse_page(request, "directory.html", TITLE)
-    result = await attempt(session, user, api.rule_active(rule_id, api.ActiveIn(active=active), session, user, now))
+    result = await attempt(session, user, api.rule_active(rule_id, body, session, user, now))
     return await _finish(request, session, user, now, "rules", result, "rule_active")
 
 

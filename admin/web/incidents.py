@@ -285,32 +285,16 @@ async def incident_action(
         raise HTTPException(status.HTTP_404_NOT_FOUND, "Такого действия нет.")
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str) and k != "csrf_token"}
     data, problem = _form_data(action, form)
+    code = status.HTTP_422_UNPROCESSABLE_CONTENT
+    if not problem:
+        try:
+            await act(session, user, incident_id, action, now=now, **data)
+        except HTTPException as refusal:
+            # Nothing of a refused action is kept; the card is read again as it stands.
+            await session.rollback()
+            await session.refresh(user)
+            problem, code = str(refusal.detail), refusal.status_code
     if problem:
-        return await _card(
-            request,
-            session,
-            user,
-            incident_id,
-            now,
-            error=problem,
-            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
-            form=form,
-        )
-    try:
-        await act(session, user, incident_id, action, now=now, **data)
-    except HTTPException as refusal:
-        # Nothing of a refused action is kept; the card is read again as it stands.
-        await session.rollback()
-        await session.refresh(user)
-        return await _card(
-            request,
-            session,
-            user,
-            incident_id,
-            now,
-            error=str(refusal.detail),
-            status_code=refusal.status_code,
-            form=form,
-        )
+        return await _card(request, session, user, incident_id, now, error=problem, status_code=code, form=form)
     done = "interim" if action == "answer" and not data["final"] else action
     return RedirectResponse(f"/incidents/{incident_id}?done={done}", status.HTTP_303_SEE_OTHER)
