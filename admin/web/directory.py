@@ -323,12 +323,12 @@ async def settlement_add(
     if not may(user, MANAGERS):
         return refuse_page(request, "directory.html", TITLE)
     form = {"name": name, "kind": kind, "rural_settlement": rural_settlement, "lat": lat, "lon": lon}
+    form["aliases"] = aliases  # kept on every refusal, so nothing typed is lost
     try:
         body = _settlement(name, kind, rural_settlement, lat, lon, aliases, True)
     except ValueError as error:
         return await _finish(request, session, user, now, "settlements", str(error), "", new_settlement=form)
     result = await attempt(session, user, api.settlement_create(body, session, user, now))
-    form["aliases"] = aliases
     return await _finish(request, session, user, now, "settlements", result, "settlement", new_settlement=form)
 
 
