@@ -237,6 +237,7 @@ async def _ingest(session: AsyncSession, *, message: CitizenMessage, now: dateti
         confidence=routing.confidence,
         rule_id=routing.rule_id,
         settlement=await recognise_settlement(session, text=text),
+        private=message.private,
         updated_at=now,
     )
     session.add(incident)
@@ -691,7 +692,74 @@ async def mark_reply_published(
     reply.state, reply.published_at, reply.platform_message_id = "published", now, platform_message_id
     incident = await _load(session, reply.incident_id)
     session.add_all([reply, _event(incident, "reply_published", now, reply_id=reply.id)])
+    source = await session.get(Source, incident.source_id)
+    if reply.is_final and source is not None and _may_survey(incident, source):
+        # Once per incident, where the citizen can answer with buttons: was it solved, how was the answer.
+        assert incident.id is not None
+        incident.survey_state = SURVEY_ASKED
+        outbox.enqueue(
+            session,
+            kind=outbox.SURVEY,
+            platform=source.platform,
+            chat_id=incident.chat_ref,
+            incident_id=incident.id,
+            now=now,
+        )
+        session.add(_event(incident, "survey_asked", now))
     await _finish(session, incident, now)
+
+
+SURVEY_ASKED, SURVEY_DONE = "asked", "answered"
+# Where a survey is possible: the bot's private chat in Telegram (VK dialogs need keyboards: not yet).
+SURVEYED = frozenset({SourceKind.TG_DIRECT})
+
+
+def _may_survey(incident: Incident, source: Source) -> bool:
+    return incident.private and incident.survey_state is None and source.kind in SURVEYED and source.can_reply
+
+
+async def _surveyed(session: AsyncSession, incident_id: int, citizen_id: str) -> Incident:
+    incident = await _load(session, incident_id)
+    author = await session.get(Author, incident.author_id) if incident.author_id else None
+    if author is None or author.external_id != citizen_id or incident.survey_state is None:
+        raise NotAllowed("Этот опрос — для автора обращения.")
+    return incident
+
+
+async def citizen_says_solved(
+    session: AsyncSession, *, incident_id: int, citizen_id: str, solved: bool, now: datetime
+) -> Incident:
+    """The citizen's answer to «решена ли проблема?». «Нет» reopens the incident to its assignee: the citizen's
+    next message in the chat is attached to it, and the final answer's deadline starts again."""
+    incident = await _surveyed(session, incident_id, citizen_id)
+    if incident.solved is not None:
+        return incident  # a second press of an old button changes nothing
+    incident.solved = solved
+    session.add(_event(incident, "citizen_solved" if solved else "citizen_unsolved", now))
+    if not solved:
+        incident.survey_state = SURVEY_DONE
+        if incident.status in (Status.ANSWERED, Status.CLOSED):
+            _move(
+                incident, Status.IN_PROGRESS if incident.status == Status.ANSWERED else Status.ASSIGNED, action="reopen"
+            )
+            incident.answered_at, incident.closed_at = None, None
+            await deadlines.answer_clock(session, incident, now=now)
+        assert incident.id is not None
+        for chat in await _recipients(session, incident):
+            outbox.enqueue(session, kind=outbox.UNSOLVED, chat_id=chat, incident_id=incident.id, now=now)
+    return await _finish(session, incident, now)
+
+
+async def citizen_rates(
+    session: AsyncSession, *, incident_id: int, citizen_id: str, rating: int, now: datetime
+) -> Incident:
+    if not 1 <= rating <= 5:
+        raise InvalidInput("Оценка — от 1 до 5.")
+    incident = await _surveyed(session, incident_id, citizen_id)
+    if incident.rating is None:
+        incident.rating, incident.survey_state = rating, SURVEY_DONE
+        session.add(_event(incident, "citizen_rated", now, rating=rating))
+    return await _finish(session, incident, now)
 
 
 async def mark_reply_failed(session: AsyncSession, *, reply_id: int, error: str, now: datetime) -> None:

@@ -15,6 +15,8 @@ from storage.models import CardMessage, Outbox, OutboxState
 CARD = "card"  # post an incident card to a staff chat
 CARD_UPDATE = "card_update"  # edit a posted card in place (payload: card_message_id)
 ACK = "ack"  # tell the citizen the incident number
+SURVEY = "survey"  # ask the citizen, once, whether the problem is solved and to rate the answer
+UNSOLVED = "unsolved"  # the citizen says the problem is not solved: the incident is back in work
 PROMPT = "prompt"  # the citizen only said hello in a dialog: ask what happened and where
 REPLY = "reply"  # publish a staff answer where the citizen wrote
 FOLLOWUP = "followup"  # show a citizen's follow-up to the assignee (payload: message_id)

@@ -207,6 +207,12 @@ class Incident(SQLModel, table=True):
     suggestions: list[dict[str, Any]] = _json_list()
     # Why it is «не инцидент» (handlers.noise reasons), while it is.
     not_incident_reason: str | None = None
+    # Written in a private dialog (not a public comment): the citizen can be asked how it went.
+    private: bool = False
+    # The satisfaction survey after the final answer: asked once; whether it is solved, and a rating 1–5.
+    survey_state: str | None = None
+    solved: bool | None = None
+    rating: int | None = None
     # Reports of one problem (same sector, settlement, similar text, close in time) are handled together.
     problem_id: int | None = Field(default=None, foreign_key="problem.id", index=True)
     status: str = Field(default=Status.NEW)

@@ -1,6 +1,6 @@
 """The JSON API of the admin (OpenAPI at /api/openapi.json, behind login): what the pages do, for programs."""
 
-from admin.api import auth, dashboard, deadlines, directory, incidents, users
+from admin.api import auth, dashboard, deadlines, directory, incidents, ratings, users
 
 ROUTERS = (
     auth.router,
@@ -9,5 +9,6 @@ ROUTERS = (
     directory.router,
     deadlines.router,
     deadlines.calendar_router,
+    ratings.router,
     users.router,
 )

@@ -39,6 +39,8 @@ def menu(user: User | None) -> list[tuple[str, str]]:
     if user is None:
         return []
     items = [("/incidents", "Инциденты"), ("/dashboard", "Сводка")]
+    if user.role != Role.SECTOR_HEAD:
+        items.append(("/ratings", "Рейтинг"))
     if user.role in MANAGERS or user.role == Role.OFFICER:
         items.append(("/directory", "Справочник"))
     if user.role in MANAGERS:

@@ -19,7 +19,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.telegram import texts
-from bot.telegram.render import render_card, render_digest, render_notice, render_source_failed
+from bot.telegram.render import render_card, render_digest, render_notice, render_source_failed, survey_keyboard
 from bot.textsplit import split_message
 from bot.worker import DeliveryFailed
 from handlers import outbox
@@ -85,6 +85,14 @@ class TelegramSender:
                 link_preview_options=NO_PREVIEW,
             )
             return [str(message_id)]
+        if item.kind == outbox.SURVEY:
+            sent = await self.bot.send_message(
+                chat,
+                texts.SURVEY_QUESTION.format(number=view.incident.id),
+                parse_mode=None,
+                reply_markup=survey_keyboard(item.incident_id),
+            )
+            return [str(sent.message_id)]
         if item.kind in (outbox.ACK, outbox.PROMPT):
             sent = await self.bot.send_message(
                 chat,

@@ -41,6 +41,28 @@ class SectorCb(CallbackData, prefix="s"):
     code: str
 
 
+class SurveyCb(CallbackData, prefix="v"):
+    """A citizen's answer to the satisfaction survey: solved yes/no, or a rating 1–5."""
+
+    incident_id: int
+    answer: str  # yes | no | 1…5
+
+
+def survey_keyboard(incident_id: int) -> InlineKeyboardMarkup:
+    def button(title: str, answer: str) -> InlineKeyboardButton:
+        return InlineKeyboardButton(text=title, callback_data=SurveyCb(incident_id=incident_id, answer=answer).pack())
+
+    return InlineKeyboardMarkup(inline_keyboard=[[button(texts.BTN_SOLVED, "yes"), button(texts.BTN_UNSOLVED, "no")]])
+
+
+def rating_keyboard(incident_id: int) -> InlineKeyboardMarkup:
+    buttons = [
+        InlineKeyboardButton(text=str(n), callback_data=SurveyCb(incident_id=incident_id, answer=str(n)).pack())
+        for n in range(1, 6)
+    ]
+    return InlineKeyboardMarkup(inline_keyboard=[buttons])
+
+
 class DraftCb(CallbackData, prefix="d"):
     action: str  # publish (final), interim, edit, cancel
 
@@ -280,6 +302,8 @@ def render_notice(kind: str, view: IncidentView, *, payload: dict[str, Any], ext
             due=due,
             summary=summary(view),
         )
+    if kind == "unsolved":
+        return texts.NOTICE_UNSOLVED.format(number=number, due=when(view.incident.due_at), summary=summary(view))
     if kind == "reply_failed":
         return texts.NOTICE_REPLY_FAILED.format(number=number, error=escape(extra or ""))
     raise ValueError(f"unknown notice kind {kind}")

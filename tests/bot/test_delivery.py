@@ -232,3 +232,19 @@ async def test_a_hello_in_the_private_chat_is_answered_with_an_invitation_to_des
     assert [r.text for r in to_citizen] == [texts.CITIZEN_START]
     # The officer still sees it, set aside with its reason.
     assert any(r.chat_id == -100500 and "Причина: приветствие" in r.text for r in api.sent(SendMessage))
+
+
+async def test_the_survey_goes_to_the_citizen_with_two_buttons(
+    session_pool: SessionPool, session: AsyncSession, clock: Clock
+) -> None:
+    head = await link(session, 1, 7001)
+    result = await ingest_message(session, message=citizen("Яма на дороге", at=clock()), now=clock())
+    assert result.incident is not None and result.incident.id is not None
+    await answer_incident(session, incident_id=result.incident.id, staff=head, text="Засыпали", now=clock())
+    worker, api = make_worker(session_pool, clock)
+    for _ in range(3):  # the answer is published, then the survey follows it
+        clock.advance(seconds=2)
+        await worker.tick()
+    survey = next(r for r in api.sent(SendMessage) if r.chat_id == 501 and r.text.startswith("По вашему обращению"))
+    assert survey.reply_markup is not None
+    assert [b.text for b in survey.reply_markup.inline_keyboard[0]] == [texts.BTN_SOLVED, texts.BTN_UNSOLVED]

@@ -10,15 +10,16 @@ from typing import Any
 
 import pytest
 from aiogram import Bot, Dispatcher
-from aiogram.methods import AnswerCallbackQuery, EditMessageReplyMarkup, SendMessage
+from aiogram.methods import AnswerCallbackQuery, EditMessageReplyMarkup, EditMessageText, SendMessage
 from aiogram.types import Update
 from sqlmodel import col, func, select
 
 from bot.app import create_dispatcher
 from bot.telegram import texts
-from bot.telegram.render import DraftCb, ExtendCb, IncidentCb, SectorCb
+from bot.telegram.render import DraftCb, ExtendCb, IncidentCb, SectorCb, SurveyCb
 from handlers import outbox
 from handlers.directory import create_invite
+from handlers.incidents import answer_incident, mark_reply_published
 from storage.db import SessionPool
 from storage.models import Incident, IncidentEvent, Outbox, Reply, Setting, Source, Staff, Status
 from tests.bot.mocked import RecordingSession, make_bot
@@ -346,3 +347,24 @@ async def test_interim_answer_pause_resume_urgency_track_and_extension_from_the_
         "track_changed",
     ]
     assert extended.data["reason"] == "Ждём асфальт от подрядчика"
+
+
+async def test_citizen_answers_the_survey_with_buttons(harness: Harness, clock: Clock) -> None:
+    await harness.feed(message_update(CITIZEN, "Яма на дороге"))
+    [incident] = await harness.incidents()
+    number = incident.id or 0
+    async with harness.pool() as session:
+        head = await session.get(Staff, 1)
+        assert head is not None
+        reply = await answer_incident(session, incident_id=number, staff=head, text="Засыпали", now=clock())
+        await mark_reply_published(session, reply_id=reply.id or 0, platform_message_id="5", now=clock())
+
+    stranger = {**CITIZEN, "id": 777}
+    await harness.feed(callback_update(stranger, SurveyCb(incident_id=number, answer="no").pack()))
+    assert "автора обращения" in (harness.alerts()[-1] or "")
+    await harness.feed(callback_update(CITIZEN, SurveyCb(incident_id=number, answer="yes").pack()))
+    assert harness.api.sent(EditMessageText)[-1].text == texts.SURVEY_RATE
+    await harness.feed(callback_update(CITIZEN, SurveyCb(incident_id=number, answer="4").pack()))
+    assert harness.api.sent(EditMessageText)[-1].text == texts.SURVEY_THANKS
+    [incident] = await harness.incidents()
+    assert (incident.solved, incident.rating, incident.status) == (True, 4, Status.ANSWERED)

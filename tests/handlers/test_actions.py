@@ -81,6 +81,7 @@ async def test_head_accepts_and_answers_and_reply_is_published(session: AsyncSes
         "accepted",
         "answered",
         "reply_published",
+        "survey_asked",  # a final answer in the bot's private chat: the citizen is asked how it went
     ]
 
 
