@@ -221,7 +221,14 @@ async def test_citizen_message_becomes_card_and_answer_reaches_citizen(world: Wo
         assert edited["x_emulator"]["edit_history"], "the card was edited in place"
         assert buttons(edited) == [[texts.BTN_ANSWER], [texts.BTN_CLOSE]]
         assert len(await cards_of(emu, chat_id, number)) == 1
-    assert [m["text"] for m in await emu.bot_messages(citizen.id)] == [texts.ACK.format(number=number), answer]
+    # After the final answer the citizen is asked, once, whether the problem is solved, with two buttons.
+    survey = await emu.wait_for_bot_message(citizen.id, text=texts.SURVEY_QUESTION.format(number=number))
+    assert buttons(survey) == [[texts.BTN_SOLVED, texts.BTN_UNSOLVED]]
+    assert [m["text"] for m in await emu.bot_messages(citizen.id)] == [
+        texts.ACK.format(number=number),
+        answer,
+        texts.SURVEY_QUESTION.format(number=number),
+    ]
 
     detail = await world.api.incident(number)
     assert detail["status"] == "answered" and detail["sector_code"] == "roads"
