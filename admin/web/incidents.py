@@ -119,6 +119,7 @@ async def incidents_page(request: Request, session: SessionDep, user: CurrentUse
         page=page,
         pages=pages,
         params=params,
+        export_query=urlencode({k: v for k, v in params.items() if k != "page"}),
         filters=filters,
         errors=errors,
         choices=await filter_choices(session, user),
