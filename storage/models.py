@@ -494,3 +494,18 @@ class RoutingExample(SQLModel, table=True):
     origin: str  # correction | import
     incident_id: int | None = Field(default=None, foreign_key="incident.id", index=True)
     created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+
+
+class RoadmapStep(SQLModel, table=True):
+    """A step of the plan («дорожная карта») against a problem that keeps coming back: a sector in a settlement."""
+
+    __tablename__ = "roadmap_step"
+
+    id: int | None = Field(default=None, primary_key=True)
+    sector_code: str = Field(foreign_key="sector.code")
+    settlement: str
+    text: str = Field(sa_type=Text)
+    due: date | None = None
+    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    created_by: str  # the login of who added it
+    done_at: datetime | None = _ts()

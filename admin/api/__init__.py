@@ -1,6 +1,6 @@
 """The JSON API of the admin (OpenAPI at /api/openapi.json, behind login): what the pages do, for programs."""
 
-from admin.api import auth, dashboard, deadlines, directory, incidents, ratings, users
+from admin.api import auth, dashboard, deadlines, directory, incidents, ratings, reports, root_causes, users
 
 ROUTERS = (
     auth.router,
@@ -10,5 +10,7 @@ ROUTERS = (
     deadlines.router,
     deadlines.calendar_router,
     ratings.router,
+    reports.router,
+    root_causes.router,
     users.router,
 )

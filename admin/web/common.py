@@ -41,6 +41,7 @@ def menu(user: User | None) -> list[tuple[str, str]]:
     items = [("/incidents", "Инциденты"), ("/dashboard", "Сводка")]
     if user.role != Role.SECTOR_HEAD:
         items.append(("/ratings", "Рейтинг"))
+    items.append(("/root-causes", "Повторяющиеся проблемы"))
     if user.role in MANAGERS or user.role == Role.OFFICER:
         items.append(("/directory", "Справочник"))
     if user.role in MANAGERS:
