@@ -44,6 +44,12 @@ ESCALATION = "escalation"
 # Incidents whose deadline runs; answered, closed and paused ones are not chased.
 CHASED = (Status.NEW, Status.ASSIGNED, Status.IN_PROGRESS)
 
+
+def is_overdue(incident: Incident, now: datetime) -> bool:
+    """The deadline runs and has passed: the list's «просрочен» filter, the digest, the cards."""
+    return incident.status in CHASED and incident.due_at is not None and incident.due_at < now
+
+
 POINTS_KEY = "reminder_points"
 DEFAULT_POINTS = "50%, 2h, 0"
 DIGEST_TIME_KEY = "digest_time"

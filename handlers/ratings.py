@@ -55,7 +55,7 @@ from sqlalchemy import ColumnElement, and_, case, func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from handlers.stats import NOT_JUDGED, _count, _judgement, _seconds
+from handlers.stats import NOT_JUDGED, _count, _seconds, judgement
 from storage.models import Incident, Reply, Sector, Staff, Status
 
 By = Literal["sector", "assignee"]
@@ -196,7 +196,7 @@ async def _figures(
     ]
     if sectors is not None:
         where.append(col(Incident.sector_code).in_(sectors))
-    in_time, late = _judgement(now)
+    in_time, late = judgement(now)
     reacted, answered = col(Incident.first_reaction_at), col(Incident.answered_at)
     to_reaction = _seconds(session, col(Incident.received_at), reacted)
     to_answer = _seconds(session, col(Incident.received_at), answered)

@@ -9,7 +9,7 @@ source, sector and settlement, with the rating of the sectors.
 - received: every incident of the quarter (including «не инцидент» and duplicates, as the dashboard counts them);
 - processed: of those that are not «не инцидент» or duplicates, the ones answered finally or closed (the
   «finished» of `handlers.ratings`);
-- in time and late: by the rule of `handlers.stats` (`_judgement`), judged at `now`; the share in time is
+- in time and late: by the rule of `handlers.stats` (`judgement`), judged at `now`; the share in time is
   in time / (in time + late);
 - overdue now: still chased (`handlers.deadlines.CHASED`) with the running deadline passed at `now`;
 - not incidents: marked «не инцидент» (the summary only).
@@ -33,7 +33,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers import ratings
 from handlers.deadlines import CHASED
-from handlers.stats import MSK, NOT_JUDGED, Period, _at, _count, _judgement
+from handlers.stats import MSK, NOT_JUDGED, Period, _at, _count, judgement
 from handlers.vocab import SOURCE_KIND_TITLES
 from storage.models import Incident, Sector, Source, Status
 
@@ -83,7 +83,7 @@ def quarter_period(year: int, quarter: int) -> Period:
 
 
 def _columns(now: datetime) -> list[Any]:
-    in_time, late = _judgement(now)
+    in_time, late = judgement(now)
     status, answered = col(Incident.status), col(Incident.answered_at)
     processed = and_(status.not_in(NOT_JUDGED), or_(answered.is_not(None), status == Status.CLOSED))
     overdue = and_(status.in_(CHASED), col(Incident.due_at) < _at(now))

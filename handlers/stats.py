@@ -28,7 +28,6 @@ import math
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, and_, bindparam, case, func, or_
 from sqlmodel import col, select
@@ -36,9 +35,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers.deadlines import CHASED
 from handlers.settlements import list_settlements
+from handlers.worktime import DISTRICT_TZ
 from storage.models import Incident, Sector, Source, Status, UTCDateTime
 
-MSK = ZoneInfo("Europe/Moscow")
+MSK = DISTRICT_TZ
 # Not incidents at all: kept out of deadline and time figures (they still show in the status breakdown).
 NOT_JUDGED = (Status.REJECTED, Status.DUPLICATE)
 # Open and not yet answered: what «в работе» counts.
@@ -173,7 +173,7 @@ def _at(moment: datetime) -> Any:
     return bindparam(None, moment, type_=UTCDateTime)
 
 
-def _judgement(now: datetime) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+def judgement(now: datetime) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
     """(in time, late) as SQL conditions over one incident, by the rule in the module's docstring."""
     reaction_due, due = col(Incident.reaction_due_at), col(Incident.due_at)
     reacted, answered = col(Incident.first_reaction_at), col(Incident.answered_at)
@@ -210,7 +210,7 @@ def _count(condition: ColumnElement[bool]) -> Any:
 
 
 async def _deadlines(session: AsyncSession, where: list[ColumnElement[bool]], now: datetime) -> tuple[int, Deadlines]:
-    in_time, late = _judgement(now)
+    in_time, late = judgement(now)
     row = (await session.exec(select(func.count(), _count(in_time), _count(late)).where(*where))).one()
     return int(row[0]), Deadlines(in_time=int(row[1]), late=int(row[2]))
 
@@ -267,7 +267,7 @@ async def _weeks(session: AsyncSession, period: Period, sectors: list[str] | Non
     received_at = col(Incident.received_at)
     # One pass over the index range: each incident falls in the first week whose end is after it.
     bucket = case(*((received_at < day_start(last + timedelta(days=1)), n) for n, (_, last) in enumerate(weeks)))
-    in_time, late = _judgement(now)
+    in_time, late = judgement(now)
     rows = await session.exec(
         select(bucket, func.count(), _count(in_time), _count(late))
         .where(*_received(day_start(weeks[0][0]), day_start(weeks[-1][1] + timedelta(days=1))), *_scope(sectors))

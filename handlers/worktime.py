@@ -15,6 +15,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from handlers.errors import InvalidInput
 from storage.models import CalendarDay, Setting
 
+# The district's time zone: working hours, deadlines and every date people read are in it.
+DISTRICT_TZ = ZoneInfo("Europe/Moscow")
+
 HOURS_KEY = "working_hours"
 _DAYS = 3660  # ten years of days: a safe bound for any policy
 
@@ -36,7 +39,7 @@ class DayHours:
 class WorkCalendar:
     """Working hours in a zone; days off come from the official RU calendar plus local overrides."""
 
-    tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("Europe/Moscow"))
+    tz: ZoneInfo = DISTRICT_TZ
     start: time = time(9, 0)
     end: time = time(18, 0)
     lunch_start: time | None = time(13, 0)

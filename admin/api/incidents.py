@@ -8,10 +8,9 @@ import asyncio
 import csv
 import io
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
 from openpyxl import Workbook
@@ -20,7 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from admin.deps import CurrentUser, Now, SessionDep, refused, staff_of, visible_sectors
 from handlers import audit
-from handlers.deadlines import CHASED, extension_until
+from handlers.deadlines import extension_until, is_overdue
 from handlers.directory import list_sectors, list_sources, list_staff
 from handlers.errors import DomainError, NotFound
 from handlers.incidents import (
@@ -40,12 +39,14 @@ from handlers.incidents import (
     wait_for_citizen,
 )
 from handlers.settlements import list_settlements
+from handlers.stats import day_start
 from handlers.vocab import EVENT_TITLES, SOURCE_KIND_TITLES, STATUS_TITLES
+from handlers.worktime import DISTRICT_TZ
 from storage.models import OPEN_STATUSES, Incident, Staff, User
 
 router = APIRouter(prefix="/api/incidents", tags=["incidents"])
 
-MOSCOW = ZoneInfo("Europe/Moscow")
+MOSCOW = DISTRICT_TZ
 OPEN = "open"  # a status filter meaning every open status
 SORT_TITLES = {
     "new": "сначала новые",
@@ -196,20 +197,11 @@ class TrackIn(BaseModel):
     track: Literal["social", "appeal"]
 
 
-def is_overdue(incident: Incident, now: datetime) -> bool:
-    """As the list's «просрочен» filter and the morning digest: the deadline runs and has passed."""
-    return incident.status in CHASED and incident.due_at is not None and incident.due_at < now
-
-
 def public(incident: Incident, now: datetime) -> dict[str, Any]:
     data = incident.model_dump()
     data["status_title"] = STATUS_TITLES.get(incident.status, incident.status)
     data["overdue"] = is_overdue(incident, now)
     return data
-
-
-def moscow_day_start(day: date) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=MOSCOW)
 
 
 def in_moscow(moment: datetime) -> datetime:
@@ -255,8 +247,8 @@ async def find_incidents(
             settlement=filters.settlement,
             assignee_id=filters.assignee,
             overdue_at=now if filters.overdue else None,
-            received_from=moscow_day_start(filters.from_) if filters.from_ else None,
-            received_before=moscow_day_start(filters.to + timedelta(days=1)) if filters.to else None,
+            received_from=day_start(filters.from_) if filters.from_ else None,
+            received_before=day_start(filters.to + timedelta(days=1)) if filters.to else None,
             text=filters.q,
             sort=filters.sort,
             limit=limit,

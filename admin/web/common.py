@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -13,10 +12,11 @@ from fastapi.templating import Jinja2Templates
 
 from admin.deps import MANAGERS
 from handlers.vocab import AUDIT_FIELDS, AUDIT_TITLES, ROLE_TITLES, STATUS_TITLES, audit_target, audit_value
+from handlers.worktime import DISTRICT_TZ
 from storage.models import Role, User
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent.parent / "templates")
-TZ = ZoneInfo("Europe/Moscow")
+TZ = DISTRICT_TZ
 
 
 def when(moment: datetime | None, pattern: str = "%d.%m.%Y %H:%M") -> str:

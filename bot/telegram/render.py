@@ -6,19 +6,20 @@ from collections.abc import Iterable
 from datetime import datetime
 from html import escape
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.telegram import texts
 from bot.textsplit import clip
+from handlers.deadlines import is_overdue
 from handlers.incidents import IncidentView
 from handlers.noise import REASON_TITLES
 from handlers.vocab import ATTACHMENT_TITLES, REPLY_STATES, ROLE_TITLES, SOURCE_KIND_TITLES, STATUS_TITLES
+from handlers.worktime import DISTRICT_TZ
 from storage.models import Incident, Sector, Source, Staff, Status, Track
 
-TZ = ZoneInfo("Europe/Moscow")
+TZ = DISTRICT_TZ
 CARD_TEXT_BUDGET = 3000  # room for the citizen's words on a card; the rest of the card is short
 
 
@@ -131,7 +132,7 @@ def render_card(view: IncidentView, *, now: datetime, admin_url: str | None = No
         lines.append(texts.CARD_APPEAL)
     if incident.due_at and incident.status in (Status.NEW, Status.ASSIGNED, Status.IN_PROGRESS):
         due = texts.CARD_DUE.get(incident.phase, texts.CARD_DUE["reaction"]).format(at=when(incident.due_at))
-        lines.append(due + (texts.CARD_OVERDUE if incident.due_at <= now else ""))
+        lines.append(due + (texts.CARD_OVERDUE if is_overdue(incident, now) else ""))
     elif incident.status == Status.WAITING and incident.paused_left is not None:
         lines.append(texts.CARD_PAUSED.format(left=duration(incident.paused_left)))
     if incident.attachments:
@@ -320,7 +321,7 @@ DIGEST_LINES = 40
 
 def render_digest(incidents: list[Incident], sectors: dict[str, Sector], *, now: datetime) -> str:
     """The morning list: overdue first (🔴), then those due today (🟡)."""
-    overdue = [i for i in incidents if i.due_at is not None and i.due_at <= now]
+    overdue = [i for i in incidents if is_overdue(i, now)]
     today = [i for i in incidents if i.due_at is not None and i.due_at > now]
     lines = [
         texts.DIGEST_TITLE.format(date=now.astimezone(TZ).strftime("%d.%m.%Y"), overdue=len(overdue), today=len(today))
@@ -330,7 +331,7 @@ def render_digest(incidents: list[Incident], sectors: dict[str, Sector], *, now:
         short, trimmed = clip(" ".join(incident.text.split()), 80)
         lines.append(
             texts.DIGEST_LINE.format(
-                mark="🔴" if incident.due_at is not None and incident.due_at <= now else "🟡",
+                mark="🔴" if is_overdue(incident, now) else "🟡",
                 number=incident.id,
                 sector=escape(sector.title if sector else "—"),
                 due=when(incident.due_at),
